@@ -1,0 +1,351 @@
+"""Rule types: each a function over whole tables, registered by name.
+
+A rule turns the evidence of one leaf indicator into line items — one row per point added or
+taken, naming its evidence rows and explaining itself in Chinese. Rules never loop over events:
+they are pandas operations over the leaf's events or facts. Caps, floors and pools are not the
+rules' business; `scoring` clamps every node to [0, its points] with an explicit line.
+
+Adding a rule type is one function here with `@register` and its parameter model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .calendar import WorkCalendar
+from .values import parse_bool, parse_date, parse_number
+
+LINE_COLUMNS = ["unit_id", "indicator", "rule", "points", "evidence_ids", "explanation", "kind"]
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    """What a rule sees: one leaf, its parameters, and the evidence that concerns it."""
+
+    code: str
+    name: str
+    points: float | None
+    in_pool: bool
+    params: BaseModel
+    units: pd.Series  # unit_id of every unit the leaf applies to
+    events: pd.DataFrame  # events of this leaf, applicable units only
+    all_events: pd.DataFrame  # every event of applicable units (thresholds count other leaves)
+    facts: pd.DataFrame  # facts of this leaf or its checklist items, applicable units only
+    calendar: WorkCalendar | None
+    period_end: dt.date
+
+
+@dataclass(frozen=True)
+class RuleType:
+    name: str
+    params: type[BaseModel]
+    fn: Callable[[RuleInput], pd.DataFrame]
+    kind: Literal["base", "veto", "bonus", "penalty"]
+    evidence: Literal["events", "facts"]
+    needs_points: bool
+    needs_level: bool = False
+    needs_done_date: bool = False
+    description: str = ""
+
+
+RULES: dict[str, RuleType] = {}
+
+
+def register(name: str, params: type[BaseModel], *, kind: str = "base", evidence: str = "events",
+             needs_points: bool = True, needs_level: bool = False, needs_done_date: bool = False,
+             description: str = "") -> Callable:
+    """Register a rule function under its name (the `type:` of a framework's rule)."""
+
+    def wrap(fn: Callable[[RuleInput], pd.DataFrame]) -> Callable[[RuleInput], pd.DataFrame]:
+        RULES[name] = RuleType(name, params, fn, kind, evidence, needs_points, needs_level, needs_done_date, description)
+        return fn
+
+    return wrap
+
+
+# ---- parameter models ---------------------------------------------------------------------
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VetoParams(_Params):
+    pass
+
+
+class PerEventParams(_Params):
+    """Points per event (× quantity), or per level of the event."""
+
+    per: float | None = Field(default=None, gt=0)
+    per_level: dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _one_price(self) -> "PerEventParams":
+        if (self.per is None) == (self.per_level is None):
+            raise ValueError("give exactly one of per / per_level")
+        return self
+
+
+class BestLevelParams(_Params):
+    levels: dict[str, float]
+
+
+class ThresholdParams(_Params):
+    indicators: list[str] = Field(min_length=1)
+    max_count: int = Field(ge=0)
+    count: Literal["quantity", "events"] = "quantity"
+
+
+class ChecklistItem(_Params):
+    code: str
+    name: str
+
+
+class ChecklistParams(_Params):
+    items: list[ChecklistItem] = Field(min_length=1)
+    partial: Literal["all", "proportional"] = "all"
+
+
+class TargetParams(_Params):
+    target: float = Field(gt=0)
+    unit: Literal["percent", "number"] = "percent"
+    mode: Literal["full", "proportional"] = "full"
+
+
+class DeadlineParams(_Params):
+    due: dt.date
+
+
+class TimelinessParams(_Params):
+    within: int = Field(ge=0, description="working days after receipt; the day of receipt does not count")
+    mode: Literal["deduct", "share"] = "deduct"
+    per: float = Field(default=1, gt=0)
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+def _lines(r: RuleInput, unit_id, points, evidence_ids, explanation, kind: str | None = None) -> pd.DataFrame:
+    out = pd.DataFrame({
+        "unit_id": pd.Series(unit_id, dtype="object").to_numpy(),
+        "points": np.asarray(points, dtype=float),
+        "evidence_ids": pd.Series(evidence_ids, dtype="object").to_numpy(),
+        "explanation": pd.Series(explanation, dtype="object").to_numpy(),
+    })
+    out.insert(1, "indicator", r.code)
+    out.insert(2, "rule", "")
+    out["kind"] = kind or "base"
+    return out[LINE_COLUMNS]
+
+
+def _fmt(x: pd.Series | np.ndarray | float) -> pd.Series:
+    """Points as an analyst writes them: 1, 0.5, 2.5 (no trailing zeros)."""
+    s = pd.Series(np.round(np.asarray(x, dtype=float), 4))
+    return s.map(lambda v: f"{v:g}")
+
+
+def _date_str(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s).dt.strftime("%Y-%m-%d").fillna("")
+
+
+def base_line(r: RuleInput, explanation: str) -> pd.DataFrame:
+    """The full points a leaf starts from before its deductions."""
+    n = len(r.units)
+    return _lines(r, r.units, np.full(n, r.points or 0.0), [""] * n, [explanation] * n)
+
+
+def _price(r: RuleInput, ev: pd.DataFrame) -> np.ndarray:
+    """Points per event: `per` × quantity, or the price of the event's level × quantity."""
+    p = r.params
+    qty = ev["quantity"].to_numpy(dtype=float)
+    if p.per is not None:
+        return p.per * qty
+    return ev["level"].map(p.per_level).astype(float).fillna(0.0).to_numpy() * qty
+
+
+def _event_lines(r: RuleInput, sign: float, verb: str, kind: str) -> pd.DataFrame:
+    ev = r.events
+    if ev.empty:
+        return pd.DataFrame(columns=LINE_COLUMNS)
+    pts = _price(r, ev)
+    level = ev["level"].fillna("").astype(str)
+    level = level.where(level == "", "（" + level + "）")
+    why = (r.name + level + "：" + _date_str(ev["date"]) + " " + ev["quantity"].astype(int).astype(str)
+           + "次，" + verb + _fmt(pts).to_numpy() + "分")
+    return _lines(r, ev["unit_id"], sign * pts, ev["event_id"], why, kind)
+
+
+def _join_ids(ev: pd.DataFrame, id_col: str = "event_id") -> pd.Series:
+    """Evidence ids per unit, sorted and joined with ';' (stable for byte-identical output)."""
+    if ev.empty:
+        return pd.Series(dtype="object")
+    return ev.sort_values(id_col).groupby("unit_id", sort=True)[id_col].agg(";".join)
+
+
+# ---- rule functions -----------------------------------------------------------------------
+
+@register("veto", VetoParams, kind="veto", needs_points=False,
+          description="任一事件即单项否决：等次不合格，不计总分 (any event vetoes the unit)")
+def veto(r: RuleInput) -> pd.DataFrame:
+    ids = _join_ids(r.events)
+    why = "单项否决：" + r.name + "（" + ids.astype(str) + "）"
+    return _lines(r, ids.index, np.zeros(len(ids)), ids.to_numpy(), why.to_numpy(), "veto")
+
+
+@register("deduct", PerEventParams, needs_points=True, needs_level=False,
+          description="每次（×数量）扣 per 分，本项或扣分池扣完为止 (minus per points per event, floored at 0)")
+def deduct(r: RuleInput) -> pd.DataFrame:
+    parts = []
+    if not r.in_pool:
+        parts.append(base_line(r, f"{r.name}：基础分 {r.points:g} 分"))
+    parts.append(_event_lines(r, -1.0, "扣", "base"))
+    return _concat(parts)
+
+
+@register("award", PerEventParams, description="每次（×数量）加 per 分或按级别计分，得满为止 (plus per points per event, capped)")
+def award(r: RuleInput) -> pd.DataFrame:
+    return _event_lines(r, 1.0, "得", "base")
+
+
+@register("best_level", BestLevelParams, needs_level=True,
+          description="按达到的最高级别计分 (points of the highest level reached)")
+def best_level(r: RuleInput) -> pd.DataFrame:
+    ev = r.events.assign(_pts=r.events["level"].map(r.params.levels).astype(float).fillna(0.0))
+    if ev.empty:
+        return pd.DataFrame(columns=LINE_COLUMNS)
+    best = ev.sort_values(["unit_id", "_pts", "event_id"], ascending=[True, False, True]).drop_duplicates("unit_id")
+    why = r.name + "：最高为" + best["level"].astype(str) + "（" + _date_str(best["date"]) + "），得" + _fmt(best["_pts"]).to_numpy() + "分"
+    return _lines(r, best["unit_id"], best["_pts"], best["event_id"], why)
+
+
+@register("threshold", ThresholdParams, description="所列指标问题数不超过 max_count 得满分，否则不得分 (full points if the count is at most max_count)")
+def threshold(r: RuleInput) -> pd.DataFrame:
+    p: ThresholdParams = r.params
+    ev = r.all_events[r.all_events["indicator"].isin(p.indicators)]
+    weight = ev["quantity"] if p.count == "quantity" else pd.Series(1, index=ev.index)
+    counts = weight.groupby(ev["unit_id"]).sum().reindex(r.units.to_numpy(), fill_value=0)
+    ids = _join_ids(ev).reindex(counts.index).fillna("")
+    ok = counts.to_numpy() <= p.max_count
+    pts = np.where(ok, r.points, 0.0)
+    names = "、".join(p.indicators)
+    why = np.where(ok, f"{r.name}：{names} 问题共 " + counts.astype(str) + f" 个，不多于 {p.max_count} 个，得 {r.points:g} 分",
+                   f"{r.name}：{names} 问题共 " + counts.astype(str) + f" 个，多于 {p.max_count} 个，不得分")
+    return _lines(r, counts.index, pts, ids.to_numpy(), why)
+
+
+@register("checklist", ChecklistParams, evidence="facts",
+          description="逐项核对（是/否）：全部满足得满分，或按满足比例计分 (all items met, or proportional)")
+def checklist(r: RuleInput) -> pd.DataFrame:
+    p: ChecklistParams = r.params
+    codes = [i.code for i in p.items]
+    names = {i.code: i.name for i in p.items}
+    f = r.facts[r.facts["indicator"].isin(codes)].drop_duplicates(["unit_id", "indicator"], keep="last")
+    met = f.assign(_met=parse_bool(f["value"]).fillna(False).astype(bool))
+    grid = met.pivot(index="unit_id", columns="indicator", values="_met") if not met.empty else pd.DataFrame()
+    grid = grid.reindex(index=r.units.to_numpy(), columns=codes).fillna(False).astype(bool)
+    n_met = grid.sum(axis=1).to_numpy()
+    share = n_met / len(codes)
+    pts = r.points * (share if p.partial == "proportional" else (n_met == len(codes)).astype(float))
+    status = pd.Series("", index=grid.index, dtype="object")
+    for code in codes:  # a handful of items, not events
+        status = status + np.where(grid[code], f"{names[code]}✓ ", f"{names[code]}✗ ")
+    ids = _join_ids(f, "record_id").reindex(grid.index).fillna("")
+    why = f"{r.name}：" + status.str.strip() + f"，满足 " + pd.Series(n_met, index=grid.index).astype(str) + f"/{len(codes)} 项，得 " + _fmt(pts).to_numpy() + " 分"
+    return _lines(r, grid.index, pts, ids.to_numpy(), why.to_numpy())
+
+
+def _one_fact(r: RuleInput) -> pd.DataFrame:
+    """The leaf's own fact per applicable unit (last one wins), unit order kept."""
+    f = r.facts[r.facts["indicator"] == r.code].drop_duplicates("unit_id", keep="last").set_index("unit_id")
+    return f.reindex(r.units.to_numpy())
+
+
+@register("target", TargetParams, evidence="facts",
+          description="数值指标对照目标值（如 ≥97%），达标得满分或按比例计分 (a numeric fact against its target)")
+def target(r: RuleInput) -> pd.DataFrame:
+    p: TargetParams = r.params
+    f = _one_fact(r)
+    value = parse_number(f["value"], percent=p.unit == "percent")
+    shown = (value * 100).map(lambda v: f"{v:g}%") if p.unit == "percent" else value.map(lambda v: f"{v:g}")
+    goal = f"{p.target * 100:g}%" if p.unit == "percent" else f"{p.target:g}"
+    v = value.fillna(0.0).to_numpy()
+    ratio = np.clip(v / p.target, 0, 1)
+    pts = r.points * (ratio if p.mode == "proportional" else (v >= p.target - 1e-12).astype(float))
+    why = np.where(value.isna(), f"{r.name}：未提供数值，按未达标计 0 分（目标 {goal}）",
+                   f"{r.name}：实际 " + shown.fillna("").astype(str) + f"，目标 {goal}，得 " + _fmt(pts).to_numpy() + " 分")
+    return _lines(r, f.index, pts, f["record_id"].fillna("").to_numpy(), why)
+
+
+@register("deadline", DeadlineParams, evidence="facts",
+          description="在截止日期当日或之前完成得满分 (a date fact on or before the due date)")
+def deadline(r: RuleInput) -> pd.DataFrame:
+    p: DeadlineParams = r.params
+    f = _one_fact(r)
+    done = parse_date(f["value"])
+    ok = (done <= pd.Timestamp(p.due)).fillna(False).to_numpy(dtype=bool)
+    pts = np.where(ok, r.points, 0.0)
+    shown = done.dt.strftime("%Y-%m-%d")
+    why = np.where(done.isna(), f"{r.name}：未提供完成日期，按未完成计 0 分（截止 {p.due:%Y-%m-%d}）",
+                   np.where(ok, f"{r.name}：" + shown.fillna("") + f" 完成，未超过截止日期 {p.due:%Y-%m-%d}，得 {r.points:g} 分",
+                            f"{r.name}：" + shown.fillna("") + f" 完成，晚于截止日期 {p.due:%Y-%m-%d}，不得分"))
+    return _lines(r, f.index, pts, f["record_id"].fillna("").to_numpy(), why)
+
+
+@register("timeliness", TimelinessParams, needs_done_date=True,
+          description="按中国法定工作日计算办理时限（受理当日不计），超时扣分或按及时率计分 (Chinese working days)")
+def timeliness(r: RuleInput) -> pd.DataFrame:
+    p: TimelinessParams = r.params
+    ev = r.events
+    if r.calendar is None:
+        raise ValueError("timeliness needs a working-day calendar")
+    received = ev["date"].to_numpy(dtype="datetime64[D]")
+    due = r.calendar.deadline(received, p.within) if len(ev) else np.array([], dtype="datetime64[D]")
+    done = ev["done_date"]
+    open_ = done.isna().to_numpy()
+    done_d = done.fillna(pd.Timestamp(r.period_end)).to_numpy(dtype="datetime64[D]")
+    late = open_ | (done_d > due)
+    used = r.calendar.elapsed(received, done_d) if len(ev) else np.array([], dtype=int)
+    due_s = pd.Series(due).dt.strftime("%Y-%m-%d").to_numpy() if len(ev) else np.array([], dtype=object)
+    state = np.where(open_, "未办结", np.where(late, "超时", "按时"))
+    detail = (r.name + "：" + _date_str(ev["date"]).to_numpy() + " 受理，" + np.where(open_, "未办结", "用时 " + pd.Series(used).astype(str).to_numpy() + " 个工作日")
+              + f"（限 {p.within} 个工作日，截止 " + due_s + "），" + state)
+    if p.mode == "deduct":
+        parts = [] if r.in_pool else [base_line(r, f"{r.name}：基础分 {r.points:g} 分")]
+        sel = late
+        parts.append(_lines(r, ev["unit_id"].to_numpy()[sel], -p.per * ev["quantity"].to_numpy(dtype=float)[sel],
+                            ev["event_id"].to_numpy()[sel], detail[sel] + f"，扣 {p.per:g} 分"))
+        return _concat(parts)
+    # share: points × on-time share; units without events get full points (nothing was late)
+    on_time = pd.Series(~late, index=ev.index).groupby(ev["unit_id"]).agg(["sum", "count"]).reindex(r.units.to_numpy(), fill_value=0)
+    share = np.where(on_time["count"] > 0, on_time["sum"] / on_time["count"].clip(lower=1), 1.0)
+    pts = r.points * share
+    ids = _join_ids(ev).reindex(on_time.index).fillna("")
+    why = (f"{r.name}：按时办结 " + on_time["sum"].astype(str) + "/" + on_time["count"].astype(str) + " 件，得 " + _fmt(pts).to_numpy() + " 分")
+    return _lines(r, on_time.index, pts, ids.to_numpy(), why.to_numpy())
+
+
+@register("bonus", PerEventParams, kind="bonus", description="加分指标，计入基础分之外，得满为止 (bonus outside the base, capped)")
+def bonus(r: RuleInput) -> pd.DataFrame:
+    return _event_lines(r, 1.0, "加", "bonus")
+
+
+@register("penalty", PerEventParams, kind="penalty", description="扣分指标，从总分中扣除，扣满为止 (penalty outside the base, capped)")
+def penalty(r: RuleInput) -> pd.DataFrame:
+    return _event_lines(r, -1.0, "扣", "penalty")
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LINE_COLUMNS)
+
+
+def apply(rule_name: str, r: RuleInput) -> pd.DataFrame:
+    """Run a registered rule; the `rule` column names the rule type for the auditor."""
+    out = RULES[rule_name].fn(r)
+    out["rule"] = rule_name
+    return out
