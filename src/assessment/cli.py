@@ -51,6 +51,74 @@ def _frameworks_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    params = pipeline.resolve(args.county, args.year, args.framework, args.raw, args.out, args.period)
+    try:
+        result = pipeline.run(params, progress=None if args.quiet else _progress)
+    except pipeline.RunLocked as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 1
+    except pipeline.StageFailed as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 1
+    for w in result.warnings:
+        print(w.render(), file=sys.stderr)
+    total = sum(result.timings.values())
+    print(f"考评完成 done in {total:.1f} s")
+    print(f"运行包 bundle: {result.bundle}")
+    if result.notification:
+        print(f"通报 notification: {result.notification}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    params = pipeline.resolve(args.county, args.year, args.framework, args.raw, args.out, args.period)
+    result = pipeline.run(params, stages=["ingest", "validate"], progress=None if args.quiet else _progress, publish_bundle=False)
+    for w in result.warnings:
+        print(w.render(), file=sys.stderr)
+    print(f"证据有效 evidence is valid ({len(result.warnings)} 条警告 warnings)")
+    return 0
+
+
+def _template(args: argparse.Namespace) -> int:
+    from . import frameworks, template
+
+    fw = frameworks.load(args.framework)
+    path = template.write_template(fw, args.out)
+    print(f"证据模板 evidence template: {path}")
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import frameworks, synth
+
+    fw = frameworks.load(args.framework)
+    tables = synth.synthesize(fw, args.units, args.events, args.seed, args.period)
+    for path in synth.write(tables, Path(args.out), args.format):
+        print(path)
+    return 0
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--county", required=True, help="县区 county, e.g. sihong")
+    p.add_argument("--year", required=True, help="年度 year, e.g. 2023")
+    p.add_argument("--framework", required=True, help="框架编号 framework id")
+    p.add_argument("--period", default=None, help="季度考核期 quarter for quarterly frameworks, e.g. 2023Q3")
+    p.add_argument("--raw", default=None, help="证据目录 evidence folder (default data/raw/<county>/<year>)")
+    p.add_argument("--out", default=None, help="输出根目录 output root (default data/processed)")
+    p.add_argument("--quiet", action="store_true", help="不显示进度 no progress display")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="assessment", description="政府网站与政务新媒体年度考评 (government website and new-media assessment)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -63,6 +131,28 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=["text", "json"], default="text")
     show.add_argument("--basis", action="store_true", help="同时显示依据原文 also print each basis")
     show.set_defaults(func=_frameworks_show)
+
+    run = sub.add_parser("run", help="完整考评 run the full assessment of one county-year")
+    _add_run_args(run)
+    run.set_defaults(func=_run)
+    val = sub.add_parser("validate", help="只读取并校验证据 ingest and validate only")
+    _add_run_args(val)
+    val.set_defaults(func=_validate)
+
+    tpl = sub.add_parser("template", help="生成空白证据工作簿 write an empty evidence workbook")
+    tpl.add_argument("--framework", required=True)
+    tpl.add_argument("--out", required=True, help="输出文件 .xlsx")
+    tpl.set_defaults(func=_template)
+
+    syn = sub.add_parser("synth", help="生成合成证据 write synthetic evidence")
+    syn.add_argument("--framework", required=True)
+    syn.add_argument("--units", type=int, required=True)
+    syn.add_argument("--events", type=int, required=True)
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--period", default=None)
+    syn.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    syn.add_argument("--out", required=True)
+    syn.set_defaults(func=_synth)
     return p
 
 
@@ -73,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except InputError as exc:
         print(exc.render(), file=sys.stderr)
+        print(f"共 {len(exc.problems)} 个问题，未生成运行包（{len(exc.problems)} problems; no bundle written）", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("已中断 interrupted", file=sys.stderr)

@@ -1,0 +1,194 @@
+"""The four stages of a run — ingest, validate, score, report — as plain functions over a bundle folder.
+
+The notebooks call these (and only display what they return); the benchmark calls them directly
+as the floor a notebook run is compared with. Each stage reads what the previous one wrote into
+the bundle being built, so a stage can be rerun alone by an analyst in Jupyter.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from . import evidence as evidence_mod
+from . import frameworks
+from .problems import InputError, Problem
+from .scoring import Period, Results
+
+PROBLEMS_FILE = "problems.json"
+ID_COLUMNS = {"unit_id": str, "unit_name": str, "unit_group": str, "indicator": str, "rule": str, "evidence_ids": str,
+              "explanation": str, "kind": str, "grade": str, "veto_reasons": str, "name": str}
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """The parameters every notebook takes (its `parameters` cell)."""
+
+    county: str
+    year: int
+    framework: str
+    raw_dir: str
+    out_dir: str  # the root under which <county>/<year>/ is published
+    period: str | None = None
+    bundle_dir: str | None = None  # where this run writes; the pipeline points it at a staging folder
+
+    @property
+    def bundle(self) -> Path:
+        return Path(self.bundle_dir) if self.bundle_dir else Path(self.out_dir) / self.county / str(self.year)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@contextmanager
+def recording_problems(bundle: Path) -> Iterator[None]:
+    """Write the problems of an invalid input beside the bundle before the error leaves the kernel."""
+    try:
+        yield
+    except InputError as exc:
+        bundle.mkdir(parents=True, exist_ok=True)
+        (bundle / PROBLEMS_FILE).write_text(json.dumps([p.to_dict() for p in exc.problems], ensure_ascii=False, indent=1), encoding="utf-8")
+        raise
+
+
+def read_problems(bundle: Path) -> list[Problem]:
+    path = bundle / PROBLEMS_FILE
+    if not path.is_file():
+        return []
+    return [Problem(**d) for d in json.loads(path.read_text(encoding="utf-8"))]
+
+
+# ---- ingest -------------------------------------------------------------------------------
+
+def ingest(p: RunParams) -> evidence_mod.Evidence:
+    """Read the raw evidence and keep it, typed, in the bundle (with the input files' hashes)."""
+    bundle = p.bundle
+    with recording_problems(bundle):
+        ev = evidence_mod.read(Path(p.raw_dir))
+    folder = bundle / "evidence"
+    evidence_mod.write_parquet(ev, folder)
+    (folder / "inputs.json").write_text(json.dumps(ev.files, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    (folder / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False, indent=1), encoding="utf-8")
+    return ev
+
+
+def load_evidence(p: RunParams) -> evidence_mod.Evidence:
+    folder = p.bundle / "evidence"
+    files = json.loads((folder / "inputs.json").read_text(encoding="utf-8"))
+    ev = evidence_mod.read_parquet(folder, files)
+    ev.notes = [Problem(**d) for d in json.loads((folder / "reading_notes.json").read_text(encoding="utf-8"))]
+    return ev
+
+
+def evidence_counts(ev: evidence_mod.Evidence) -> pd.DataFrame:
+    """Records per table and unit, for the auditor's first look at what came in."""
+    per_unit = ev.units[["unit_id", "unit_name", "unit_group"]].copy()
+    per_unit["事件数 events"] = per_unit["unit_id"].map(ev.events.groupby("unit_id").size()).fillna(0).astype(int)
+    per_unit["事实数 facts"] = per_unit["unit_id"].map(ev.facts.groupby("unit_id").size()).fillna(0).astype(int)
+    return per_unit.rename(columns={"unit_id": "单位编码", "unit_name": "单位名称", "unit_group": "单位类别"})
+
+
+# ---- validate -----------------------------------------------------------------------------
+
+def validate(p: RunParams):
+    """Validate the ingested evidence against the framework; stop on errors, list warnings."""
+    from . import validation
+
+    bundle = p.bundle
+    fw = frameworks.load(p.framework)
+    ev = load_evidence(p)
+    with recording_problems(bundle):
+        period = _period(fw, p)
+        report = validation.validate(fw, ev, period)
+        folder = bundle / "validation"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "results.json").write_text(report.to_json(), encoding="utf-8")
+        (folder / "summary.md").write_text(report.summary_markdown(), encoding="utf-8")
+        validation.raise_for_errors(report)
+    return report
+
+
+def _period(fw: frameworks.Framework, p: RunParams) -> Period:
+    try:
+        return Period.parse(fw, p.period)
+    except ValueError as exc:
+        from .problems import ParameterError
+
+        raise ParameterError([Problem(file="--period", value=p.period, message_zh=str(exc), message_en=str(exc), rule="parameter")])
+
+
+# ---- score --------------------------------------------------------------------------------
+
+def score(p: RunParams) -> Results:
+    """Score the validated evidence and write the three tables (CSV and one workbook)."""
+    from . import scoring
+
+    fw = frameworks.load(p.framework)
+    ev = load_evidence(p)
+    res = scoring.score(fw, ev, _period(fw, p))
+    write_scores(res, p.bundle / "scores")
+    return res
+
+
+def write_scores(res: Results, folder: Path) -> dict[str, Path]:
+    """unit_scores.csv, indicator_scores.csv, line_items.csv (UTF-8 with BOM, for Excel) + scores.xlsx."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for name in ("unit_scores", "indicator_scores", "line_items"):
+        path = folder / f"{name}.csv"
+        getattr(res, name).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+        out[name] = path
+    from .documents import office, workbook
+
+    when = office.fixed_time(res.framework, office.load_office())
+    out["xlsx"] = workbook.write_workbook(res.framework, res.unit_scores, res.indicator_scores, res.line_items, folder / "scores.xlsx", when)
+    return out
+
+
+def load_results(p: RunParams) -> Results:
+    """The scores as written by the score stage, ids kept as text."""
+    fw = frameworks.load(p.framework)
+    folder = p.bundle / "scores"
+    tables = {}
+    for name in ("unit_scores", "indicator_scores", "line_items"):
+        df = pd.read_csv(folder / f"{name}.csv", dtype={k: str for k in ID_COLUMNS}, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+        for c in df.columns:
+            if c in ID_COLUMNS:
+                df[c] = df[c].astype(object).where(df[c].notna(), "")
+        tables[name] = df
+    tables["unit_scores"]["vetoed"] = tables["unit_scores"]["vetoed"].astype(str).str.lower().eq("true")
+    return Results(framework=fw, period=_period(fw, p), **tables)
+
+
+# ---- report -------------------------------------------------------------------------------
+
+def previous_scores(p: RunParams) -> pd.DataFrame | None:
+    """Last year's published unit scores for the same county and framework family, where they exist."""
+    prev = Path(p.out_dir) / p.county / str(int(p.year) - 1) / "scores" / "unit_scores.csv"
+    if not prev.is_file():
+        return None
+    return pd.read_csv(prev, dtype={"unit_id": str, "unit_name": str, "unit_group": str, "grade": str, "veto_reasons": str},
+                       keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+
+
+def report(p: RunParams) -> dict[str, Path]:
+    """The notification, its attachment, the per-unit notices and the charts."""
+    from . import documents
+
+    res = load_results(p)
+    ev = load_evidence(p)
+    return documents.write_reports(res.framework, res.unit_scores, res.indicator_scores, res.line_items, ev.events,
+                                   p.bundle / "reports", previous=previous_scores(p), period=res.period.label)
+
+
+STAGES = [
+    ("ingest", "01_ingest.ipynb", "读取证据"),
+    ("validate", "02_validate.ipynb", "校验证据"),
+    ("score", "03_score.ipynb", "计算得分"),
+    ("report", "04_report.ipynb", "生成文书"),
+]
