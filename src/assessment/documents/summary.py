@@ -1,0 +1,111 @@
+"""Figures the notification quotes, read off the scores (documents never re-score anything)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+
+def groups_of(fw: Any, units: pd.DataFrame) -> list[str]:
+    """The framework's unit groups in display order, then any other group the scores carry
+    (so no unit silently drops out of a document)."""
+    present = list(dict.fromkeys(units["unit_group"].astype(str)))
+    return [g for g in fw.unit_groups if g in present] + [g for g in present if g not in fw.unit_groups]
+
+
+def ordered_units(units: pd.DataFrame) -> pd.DataFrame:
+    """Scored units by total (best first), then vetoed ones; ties by rank, then unit id."""
+    return units.assign(_v=units["vetoed"].astype(bool)).sort_values(
+        ["_v", "total", "rank", "unit_id"], ascending=[True, False, True, True], na_position="last", kind="mergesort"
+    ).drop(columns="_v")
+
+
+def table_order(units: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the attachment: by rank within the group, vetoed last."""
+    return units.assign(_v=units["vetoed"].astype(bool)).sort_values(
+        ["_v", "rank", "total", "unit_id"], ascending=[True, True, False, True], na_position="last", kind="mergesort"
+    ).drop(columns="_v")
+
+
+@dataclass
+class Overview:
+    n_units: int
+    group_counts: dict[str, int]
+    grade_counts: dict[str, int]
+    n_vetoed: int
+    pass_rate: float  # percent
+    average: float  # over units that were not vetoed
+    best: dict[str, list[tuple[str, float]]]  # group → [(unit name, total)], ties included
+
+
+def overview(fw: Any, units: pd.DataFrame) -> Overview:
+    grades = [g.name for g in fw.grades]
+    counts = units["grade"].value_counts()
+    n = len(units)
+    scored = units[~units["vetoed"].astype(bool)]
+    best: dict[str, list[tuple[str, float]]] = {}
+    for group in groups_of(fw, units):
+        members = scored[scored["unit_group"] == group].dropna(subset=["total"])
+        if len(members):
+            top = members["total"].max()
+            best[group] = [(r.unit_name, float(r.total)) for r in ordered_units(members[members["total"] == top]).itertuples()]
+    return Overview(
+        n_units=n,
+        group_counts={g: int((units["unit_group"] == g).sum()) for g in groups_of(fw, units)},
+        grade_counts={g: int(counts.get(g, 0)) for g in grades},
+        n_vetoed=int(units["vetoed"].astype(bool).sum()),
+        pass_rate=100.0 * float((units["grade"] != fw.veto_grade).sum()) / n if n else 0.0,
+        average=float(scored["total"].mean()) if len(scored) else float("nan"),
+        best=best,
+    )
+
+
+def deductions(line_items: pd.DataFrame) -> pd.DataFrame:
+    """Lines that took points away for a finding (normalisation and adjustments are not findings)."""
+    lines = line_items[(line_items["points"] < 0) & ~line_items["kind"].isin(["normalise", "adjust"])].copy()
+    ids = lines["evidence_ids"].fillna("").astype(str)
+    lines["count"] = ids.map(lambda s: max(1, len([x for x in s.split(";") if x.strip()])))
+    return lines
+
+
+def problems(fw: Any, units: pd.DataFrame, line_items: pd.DataFrame) -> pd.DataFrame:
+    """Deductions by indicator, most frequent first: count, share (%), points, units concerned."""
+    lines = deductions(line_items)
+    columns = ["indicator", "name", "count", "share", "points", "unit_names"]
+    if lines.empty:
+        return pd.DataFrame(columns=columns)
+    names = dict(zip(units["unit_id"], units["unit_name"]))
+    total = lines["count"].sum()
+    rows = []
+    for code, part in lines.groupby("indicator", sort=True):
+        per_unit = part.groupby("unit_id")["count"].sum().sort_values(ascending=False, kind="mergesort")
+        node = fw.nodes.get(code)
+        rows.append({
+            "indicator": code,
+            "name": node.name if node is not None else code,
+            "count": int(part["count"].sum()),
+            "share": 100.0 * part["count"].sum() / total,
+            "points": float(-part["points"].sum()),
+            "unit_names": [names.get(u, u) for u in per_unit.index],
+        })
+    return pd.DataFrame(rows, columns=columns).sort_values(["count", "indicator"], ascending=[False, True], kind="mergesort")
+
+
+def veto_reason_text(fw: Any, reasons: Any) -> str:
+    """Veto reasons as names: codes such as V1 become the indicator's name."""
+    if reasons is None or (isinstance(reasons, float) and pd.isna(reasons)):
+        return ""
+    parts = [p.strip() for p in str(reasons).replace("；", ";").split(";") if p.strip()]
+    out = []
+    for p in parts:
+        node = fw.nodes.get(p)
+        out.append(node.name if node is not None else p)
+    return "；".join(dict.fromkeys(out))
+
+
+def top_level_columns(fw: Any, indicator_scores: pd.DataFrame) -> list[tuple[str, str, float]]:
+    """一级 indicators that carry points: (code, name, points) in framework order."""
+    present = set(indicator_scores.loc[indicator_scores["depth"] == 1, "indicator"])
+    return [(i.code, i.name, float(i.points)) for i in fw.top_level() if i.points and i.code in present]
