@@ -15,8 +15,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+# LibreOffice (render checks of the documents), poppler (PDF → PNG/text) and the Noto CJK fonts
+# stand in for the office fonts; installed with apt where missing (as root, or through sudo).
+system-deps:
+	@if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null || ! fc-list 2>/dev/null | grep -q "Noto Serif CJK"; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    libreoffice-writer fonts-noto-cjk poppler-utils fontconfig >/dev/null; \
+	fi
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# The main job: the full assessment of the bundled demo county-year (synthetic data).
+demo: $(STAMP)
+	$(BIN)/assessment run --county demo --year 2023 --framework sihong-new-media-2023

@@ -109,6 +109,14 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    v = verify(args.bundle)
+    print(v.render())
+    return 0 if v.ok else 1
+
+
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--county", required=True, help="县区 county, e.g. sihong")
     p.add_argument("--year", required=True, help="年度 year, e.g. 2023")
@@ -143,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     tpl.add_argument("--framework", required=True)
     tpl.add_argument("--out", required=True, help="输出文件 .xlsx")
     tpl.set_defaults(func=_template)
+
+    ver = sub.add_parser("verify", help="由运行包自身证据重算并核对 recompute a bundle and report differences")
+    ver.add_argument("bundle")
+    ver.set_defaults(func=_verify)
 
     syn = sub.add_parser("synth", help="生成合成证据 write synthetic evidence")
     syn.add_argument("--framework", required=True)

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from contextlib import contextmanager
@@ -174,14 +175,31 @@ def notebooks_dir() -> Path:
     return frameworks.project_root() / "notebooks"
 
 
-def execute_stage(notebook: Path, output: Path, params: RunParams, cwd: Path) -> None:
-    """Run one stage notebook in a real kernel (the venv's python3), no papermill progress bar."""
+def _ipc_kernel_manager(socket_dir: Path):
+    """A kernel manager speaking over local IPC sockets (no open TCP ports, no transport warning)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", str(socket_dir / "kernel"))
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
+
+
+def execute_stage(notebook: Path, output: Path, params: RunParams, cwd: Path, socket_dir: Path) -> None:
+    """Run one stage notebook in a real kernel (the venv's python3), no papermill progress bar or logs."""
+    import logging
+
     import papermill as pm
 
+    logging.getLogger("papermill").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pm.execute_notebook(str(notebook), str(output), parameters=params.to_dict(), kernel_name="python3",
-                            progress_bar=False, log_output=False, cwd=str(cwd))
+                            progress_bar=False, log_output=False, cwd=str(cwd),
+                            kernel_manager_class=_ipc_kernel_manager(socket_dir))
 
 
 def scrub(nb_path: Path) -> None:
@@ -296,6 +314,7 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
         staging.mkdir(parents=True)
         p = RunParams(**{**params.to_dict(), "bundle_dir": str(staging)})
         timings: dict[str, float] = {}
+        sockets = Path(tempfile.mkdtemp(prefix="assessment-kernel-"))
         try:
             nb_out = staging / "notebooks"
             nb_out.mkdir()
@@ -304,7 +323,7 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
                 t0 = time.perf_counter()
                 executed = nb_out / nb_name
                 try:
-                    execute_stage(notebooks_dir() / nb_name, executed, p, cwd=notebooks_dir())
+                    execute_stage(notebooks_dir() / nb_name, executed, p, cwd=notebooks_dir(), socket_dir=sockets)
                 except Exception as exc:  # papermill wraps what the kernel raised
                     problems = read_problems(staging)
                     if problems:
@@ -326,6 +345,8 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        finally:
+            shutil.rmtree(sockets, ignore_errors=True)
     notes = sorted((final / "reports").glob("*通报*.docx")) if (final / "reports").is_dir() else []
     return RunResult(bundle=final, notification=notes[0] if notes else None, timings=timings, warnings=warnings_found)
 
