@@ -117,6 +117,12 @@ class TargetParams(_Params):
     unit: Literal["percent", "number"] = "percent"
     mode: Literal["full", "proportional"] = "full"
 
+    @model_validator(mode="after")
+    def _fraction(self) -> "TargetParams":
+        if self.unit == "percent" and self.target > 1:
+            raise ValueError(f"a percent target is a fraction: write {self.target / 100:g} for {self.target:g}%")
+        return self
+
 
 class DeadlineParams(_Params):
     due: dt.date
@@ -262,7 +268,8 @@ def checklist(r: RuleInput) -> pd.DataFrame:
 def _one_fact(r: RuleInput) -> pd.DataFrame:
     """The leaf's own fact per applicable unit (last one wins), unit order kept."""
     f = r.facts[r.facts["indicator"] == r.code].drop_duplicates("unit_id", keep="last").set_index("unit_id")
-    return f.reindex(r.units.to_numpy())
+    f = f.reindex(r.units.to_numpy())
+    return f.astype({"value": object, "record_id": object})  # all-missing facts stay text, not float NaN
 
 
 @register("target", TargetParams, evidence="facts",

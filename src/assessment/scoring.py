@@ -23,7 +23,7 @@ from .rules import LINE_COLUMNS, RULES, RuleInput, apply
 
 UNIT_SCORE_COLUMNS = ["unit_id", "unit_name", "unit_group", "base", "bonus", "penalty", "total", "grade", "rank", "vetoed", "veto_reasons"]
 INDICATOR_SCORE_COLUMNS = ["unit_id", "indicator", "name", "depth", "points", "score"]
-DECIMALS = 4
+DECIMALS = 2  # points are booked to the cent, so a unit's lines sum exactly to its (2-decimal) total
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,8 @@ def score(fw: Framework, evidence: Evidence, period: Period | str | None = None,
     for leaf in fw.leaves():
         rt = RULES[leaf.rule.type]
         mask = app[leaf.code].to_numpy()
+        if not mask.any():
+            continue  # no unit of this county-year is scored on the leaf (e.g. a named lead unit is absent)
         applicable = pd.Series(unit_ids[mask])
         own = events_by_leaf.get(leaf.code, empty_events)
         own = own[own["unit_id"].isin(applicable)] if len(own) else own

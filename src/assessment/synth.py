@@ -35,6 +35,7 @@ def _unit_names(fw: Framework, n: int, rng: np.random.Generator) -> pd.DataFrame
         rows.append((name, groups[0] if len(groups) == 1 else _group_for_named(fw, name)))
     pools = {g: (TOWNS if ("乡镇" in g or "街道" in g) else DEPARTMENTS if ("部门" in g or "县直" in g) else []) for g in groups}
     counters = {g: 0 for g in groups}
+    used = set(named)
     i = 0
     while len(rows) < n:
         g = groups[i % len(groups)]
@@ -43,8 +44,11 @@ def _unit_names(fw: Framework, n: int, rng: np.random.Generator) -> pd.DataFrame
         counters[g] += 1
         pool = pools[g]
         name = pool[k] if k < len(pool) and n <= 200 else f"{g}{k + 1:05d}"
-        if name in named:
+        if name in used:  # groups may share a name pool (重点部门 and 县直部门): numbered instead
+            name = f"{g}{k + 1:05d}"
+        if name in used:
             continue
+        used.add(name)
         rows.append((name, g))
     return pd.DataFrame(rows[:n], columns=["unit_name", "unit_group"])
 

@@ -33,6 +33,8 @@ def parse_bool(s: pd.Series) -> pd.Series:
 
 def parse_number(s: pd.Series, percent: bool = False) -> pd.Series:
     """Numbers, with '97%' → 0.97; with percent=True a bare 97 (>1) is also read as 97 %."""
+    if s.isna().all():
+        return pd.Series(np.nan, index=s.index, dtype=float)
     t = normalise_text(s).astype("object").map(str, na_action="ignore")
     is_pct = t.str.endswith("%").fillna(False).astype(bool)
     num = pd.to_numeric(t.str.rstrip("%").str.replace(",", "", regex=False), errors="coerce")
@@ -47,6 +49,8 @@ def parse_date(s: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s):
         return pd.to_datetime(s).dt.normalize().astype("datetime64[ns]")
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    if s.isna().all():
+        return out
     is_dt = s.map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "year"), na_action="ignore").fillna(False).astype(bool)
     if is_dt.any():
         out[is_dt] = pd.to_datetime(s[is_dt].astype("object"), errors="coerce").dt.normalize()
