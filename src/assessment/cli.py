@@ -127,6 +127,66 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="不显示进度 no progress display")
 
 
+def _frameworks_diff(args: argparse.Namespace) -> int:
+    from . import compare, frameworks
+
+    table = compare.diff_frameworks(frameworks.load(args.a), frameworks.load(args.b))
+    if args.format == "json":
+        print(table.to_json(orient="records", force_ascii=False, indent=1))
+    elif table.empty:
+        print(f"{args.a} 与 {args.b} 的指标和规则相同 (no differences)")
+    else:
+        for r in table.itertuples(index=False):
+            field = f" [{r.field}]" if r.field else ""
+            change = f"：{r.before or '—'} → {r.after or '—'}" if (r.before or r.after) else ""
+            print(f"{r.change} {r.code} {r.name}{field}{change}")
+        print(f"共 {len(table)} 处差异 ({len(table)} differences)")
+    return 0
+
+
+def _whatif(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import whatif
+
+    bundle = Path(args.bundle)
+    if args.vary:
+        ranges = [whatif.parse_range(v) for v in args.vary]
+        table = whatif.uncertainty(bundle, ranges, runs=args.runs, seed=args.seed)
+        cols = ["unit_name", "unit_group", "total", "rank", "rank_median", "rank_p05", "rank_p95", "p_same_rank", "p_same_grade"]
+        print(table[cols].to_string(index=False))
+        if args.out:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            table.to_csv(out / "rank_stability.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+            whatif.stability_chart(table, out / "rank_stability.png", f"排名稳定性（{args.runs} 次抽样）")
+            print(f"表与图 table and chart: {out}")
+        return 0
+    changes = [whatif.parse_change(c) for c in args.set or []]
+    table = whatif.whatif(bundle, changes)
+    moved = table[table["grade_changed"] | table["rank_changed"]]
+    print(f"修改 changes: {', '.join(f'{c.path}={c.value:g}' for c in changes)}")
+    print(f"等次变化 {int(table['grade_changed'].sum())} 个单位，排名变化 {int(table['rank_changed'].sum())} 个单位 "
+          f"(grade changes {int(table['grade_changed'].sum())}, rank changes {int(table['rank_changed'].sum())})")
+    if len(moved):
+        print(moved[["unit_id", "unit_name", "unit_group", "total", "total_new", "grade", "grade_new", "rank", "rank_new"]].to_string(index=False))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out, index=False, encoding="utf-8-sig", lineterminator="\n")
+    return 0
+
+
+def _combine(args: argparse.Namespace) -> int:
+    from . import combine
+
+    final = combine.run(args.file, args.out)
+    print(f"综合结果 combined result: {final}")
+    notes = sorted((final / "reports").glob("通报*.docx"))
+    if notes:
+        print(f"通报 notification: {notes[0]}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="assessment", description="政府网站与政务新媒体年度考评 (government website and new-media assessment)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -139,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=["text", "json"], default="text")
     show.add_argument("--basis", action="store_true", help="同时显示依据原文 also print each basis")
     show.set_defaults(func=_frameworks_show)
+    diff = fsub.add_parser("diff", help="比较两个框架的指标与规则 indicators and rules added, removed or changed")
+    diff.add_argument("a")
+    diff.add_argument("b")
+    diff.add_argument("--format", choices=["text", "json"], default="text")
+    diff.set_defaults(func=_frameworks_diff)
 
     run = sub.add_parser("run", help="完整考评 run the full assessment of one county-year")
     _add_run_args(run)
@@ -151,6 +216,20 @@ def build_parser() -> argparse.ArgumentParser:
     tpl.add_argument("--framework", required=True)
     tpl.add_argument("--out", required=True, help="输出文件 .xlsx")
     tpl.set_defaults(func=_template)
+
+    wi = sub.add_parser("whatif", help="规则参数变化的影响 re-score a bundle under changed parameters")
+    wi.add_argument("bundle")
+    wi.add_argument("--set", action="append", help="PATH=VALUE, e.g. A4.per=2, C1.max_count=3, grades.优秀=85")
+    wi.add_argument("--vary", action="append", help="PATH=LOW:HIGH for the uncertainty run, e.g. A4.per=0.5:2")
+    wi.add_argument("--runs", type=int, default=100)
+    wi.add_argument("--seed", type=int, default=0)
+    wi.add_argument("--out", default=None, help="CSV (what-if) or folder (uncertainty table and chart)")
+    wi.set_defaults(func=_whatif)
+
+    comb = sub.add_parser("combine", help="多个运行包加权综合 combine several bundles of one county-year")
+    comb.add_argument("file", help="组合文件 combination YAML")
+    comb.add_argument("--out", default=None, help="输出根目录 output root (default data/processed)")
+    comb.set_defaults(func=_combine)
 
     ver = sub.add_parser("verify", help="由运行包自身证据重算并核对 recompute a bundle and report differences")
     ver.add_argument("bundle")

@@ -203,7 +203,7 @@ def score(fw: Framework, evidence: Evidence, period: Period | str | None = None,
     lines = _clamp(fw, lines, maxima, unit_ids)
     unit_scores, lines = _totals(fw, units, lines, maxima, vetoed_ids)
     indicator_scores = _indicator_scores(fw, lines, maxima, units, vetoed_ids)
-    lines = _order_lines(fw, lines, unit_scores)
+    lines = order_lines(fw, lines, unit_scores)
     return Results(framework=fw, period=period, unit_scores=unit_scores, indicator_scores=indicator_scores, line_items=lines)
 
 
@@ -317,14 +317,14 @@ def _totals(fw: Framework, units: pd.DataFrame, lines: pd.DataFrame, maxima: pd.
     veto_text = lines[lines["kind"] == "veto"].groupby("unit_id")["explanation"].agg("；".join)
     us["veto_reasons"] = us["unit_id"].map(veto_text).fillna("").astype(object)
     us["grade"] = [fw.veto_grade if v else fw.grade_for(t) for v, t in zip(is_vetoed, us["total"].to_numpy())]
-    us["rank"] = _ranks(fw, us)
+    us["rank"] = rank_units(fw, us)
     group_order = {g: i for i, g in enumerate(fw.unit_groups)}
     us = us.assign(_g=us["unit_group"].map(group_order).fillna(len(group_order)))
     us = us.sort_values(["_g", "rank", "unit_id"], kind="stable").drop(columns="_g").reset_index(drop=True)
     return us[UNIT_SCORE_COLUMNS], lines
 
 
-def _ranks(fw: Framework, us: pd.DataFrame) -> np.ndarray:
+def rank_units(fw: Framework, us: pd.DataFrame) -> np.ndarray:
     """Rank by total within the framework's scope; ties share the better rank; vetoed units last."""
     scope = us["unit_group"] if fw.rank_within == "unit_group" else pd.Series("all", index=us.index)
     key = us["total"].fillna(-np.inf)
@@ -358,10 +358,10 @@ def _indicator_scores(fw: Framework, lines: pd.DataFrame, maxima: pd.DataFrame, 
     return out.drop(columns=["_u", "_c"]).reset_index(drop=True)[INDICATOR_SCORE_COLUMNS]
 
 
-def _order_lines(fw: Framework, lines: pd.DataFrame, unit_scores: pd.DataFrame) -> pd.DataFrame:
+def order_lines(fw: Framework, lines: pd.DataFrame, unit_scores: pd.DataFrame) -> pd.DataFrame:
     """A stable order an auditor can read: unit as in the score table, indicator as in the framework."""
     order = {c: i for i, c in enumerate(fw.nodes)}
-    kind_rank = {"veto": 0, "base": 1, "bonus": 1, "penalty": 1, "adjust": 2, "normalise": 3}
+    kind_rank = {"veto": 0, "base": 1, "bonus": 1, "penalty": 1, "appeal": 2, "adjust": 3, "normalise": 4}
     unit_pos = {u: i for i, u in enumerate(unit_scores["unit_id"])}
     out = lines.assign(_u=lines["unit_id"].map(unit_pos), _c=lines["indicator"].map(order).fillna(len(order)),
                        _k=lines["kind"].map(kind_rank).fillna(9), _e=lines["evidence_ids"].fillna(""))

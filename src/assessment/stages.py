@@ -68,10 +68,16 @@ def read_problems(bundle: Path) -> list[Problem]:
 def ingest(p: RunParams) -> evidence_mod.Evidence:
     """Read the raw evidence and keep it, typed, in the bundle (with the input files' hashes)."""
     bundle = p.bundle
+    from . import appeals
+
     with recording_problems(bundle):
         ev = evidence_mod.read(Path(p.raw_dir))
+        adjustments = appeals.read(Path(p.raw_dir))
     folder = bundle / "evidence"
     evidence_mod.write_parquet(ev, folder)
+    if adjustments is not None:  # review decisions (复核) travel with the evidence they change
+        adjustments.to_parquet(folder / "adjustments.parquet", index=False)
+        ev.files[appeals.locate(Path(p.raw_dir)).name] = evidence_mod.sha256_file(appeals.locate(Path(p.raw_dir)))
     (folder / "inputs.json").write_text(json.dumps(ev.files, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     (folder / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False, indent=1), encoding="utf-8")
     return ev
@@ -97,13 +103,14 @@ def evidence_counts(ev: evidence_mod.Evidence) -> pd.DataFrame:
 
 def validate(p: RunParams):
     """Validate the ingested evidence against the framework; stop on errors, list warnings."""
-    from . import validation
+    from . import appeals, validation
 
     bundle = p.bundle
     fw = frameworks.load(p.framework)
     ev = load_evidence(p)
     with recording_problems(bundle):
         period = _period(fw, p)
+        ev, _ = appeals.apply(ev, load_adjustments(p))  # the evidence as decided on review is what gets scored
         report = validation.validate(fw, ev, period)
         folder = bundle / "validation"
         folder.mkdir(parents=True, exist_ok=True)
@@ -124,14 +131,33 @@ def _period(fw: frameworks.Framework, p: RunParams) -> Period:
 
 # ---- score --------------------------------------------------------------------------------
 
-def score(p: RunParams) -> Results:
-    """Score the validated evidence and write the three tables (CSV and one workbook)."""
-    from . import scoring
+def load_adjustments(p: RunParams) -> pd.DataFrame | None:
+    path = p.bundle / "evidence" / "adjustments.parquet"
+    return pd.read_parquet(path) if path.is_file() else None
 
+
+def compute(fw: frameworks.Framework, ev: evidence_mod.Evidence, period: Period, adjustments: pd.DataFrame | None) -> tuple[Results, pd.DataFrame]:
+    """Scores of the evidence as decided on review, with each adjustment as a line and the 复核 annex."""
+    from . import appeals, scoring
+
+    adjusted, applied = appeals.apply(ev, adjustments)
+    res = scoring.score(fw, adjusted, period)
+    if applied.empty:
+        return res, appeals.annex(applied, res.unit_scores, res.unit_scores)
+    before = scoring.score(fw, ev, period)
+    lines = pd.concat([res.line_items, appeals.record_lines(applied, before.line_items)], ignore_index=True)
+    res.line_items = scoring.order_lines(fw, lines, res.unit_scores)
+    return res, appeals.annex(applied, before.unit_scores, res.unit_scores)
+
+
+def score(p: RunParams) -> Results:
+    """Score the validated evidence and write the three tables (CSV and one workbook), and the 复核 annex."""
     fw = frameworks.load(p.framework)
     ev = load_evidence(p)
-    res = scoring.score(fw, ev, _period(fw, p))
+    res, annex = compute(fw, ev, _period(fw, p), load_adjustments(p))
     write_scores(res, p.bundle / "scores")
+    if len(annex):
+        annex.to_csv(p.bundle / "scores" / "appeals.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
     return res
 
 

@@ -68,10 +68,7 @@ def verify(bundle: str | Path) -> Verification:
 
     p = stages.RunParams(county=params["county"], year=int(params["year"]), framework=fw_id, raw_dir=str(bundle / "evidence"),
                          out_dir=str(bundle.parents[1]), period=params.get("period"), bundle_dir=str(bundle))
-    res = stages.load_evidence(p)
-    from .scoring import score
-
-    recomputed = score(fw, res, stages._period(fw, p))
+    recomputed, _ = stages.compute(fw, stages.load_evidence(p), stages._period(fw, p), stages.load_adjustments(p))
     with tempfile.TemporaryDirectory() as tmp:
         stages.write_scores(recomputed, Path(tmp))
         for name in ("unit_scores.csv", "indicator_scores.csv", "line_items.csv", "scores.xlsx"):
