@@ -102,7 +102,7 @@ def resolve(county: str, year: int | str, framework: str, raw: str | Path | None
 
 def _paths(p: RunParams) -> dict[str, Path]:
     county_dir = Path(p.out_dir) / p.county
-    y = str(p.year)
+    y = p.slot
     return {"county": county_dir, "final": county_dir / y, "lock": county_dir / f".{y}.lock",
             "previous": county_dir / f".{y}.previous", "failed": county_dir / f"{y}.failed"}
 
@@ -135,7 +135,7 @@ def recover(p: RunParams) -> None:
             shutil.rmtree(paths["previous"])
         else:
             os.replace(paths["previous"], paths["final"])
-    for stale in paths["county"].glob(f".{p.year}.staging-*"):
+    for stale in paths["county"].glob(f".{p.slot}.staging-*"):
         shutil.rmtree(stale, ignore_errors=True)
 
 
@@ -309,7 +309,7 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
     paths = _paths(params)
     with county_year_lock(params):
         recover(params)
-        staging = paths["county"] / f".{params.year}.staging-{os.getpid()}"
+        staging = paths["county"] / f".{params.slot}.staging-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         p = RunParams(**{**params.to_dict(), "bundle_dir": str(staging)})

@@ -39,7 +39,20 @@ class RunParams:
 
     @property
     def bundle(self) -> Path:
-        return Path(self.bundle_dir) if self.bundle_dir else Path(self.out_dir) / self.county / str(self.year)
+        return Path(self.bundle_dir) if self.bundle_dir else Path(self.out_dir) / self.county / self.slot
+
+    @property
+    def slot(self) -> str:
+        """The bundle's folder name: the year, or the quarter (2023Q3) so quarters do not overwrite each other."""
+        return str(self.period).upper() if self.period and "Q" in str(self.period).upper() else str(self.year)
+
+    @property
+    def previous_slot(self) -> str:
+        """Last year for an annual run; the quarter before for a quarterly one."""
+        if "Q" not in self.slot:
+            return str(int(self.year) - 1)
+        year, q = int(self.slot[:4]), int(self.slot[-1])
+        return f"{year}Q{q - 1}" if q > 1 else f"{year - 1}Q4"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -194,8 +207,8 @@ def load_results(p: RunParams) -> Results:
 # ---- report -------------------------------------------------------------------------------
 
 def previous_scores(p: RunParams) -> pd.DataFrame | None:
-    """Last year's published unit scores for the same county and framework family, where they exist."""
-    prev = Path(p.out_dir) / p.county / str(int(p.year) - 1) / "scores" / "unit_scores.csv"
+    """Last year's (or last quarter's) published unit scores for the same county, where they exist."""
+    prev = Path(p.out_dir) / p.county / p.previous_slot / "scores" / "unit_scores.csv"
     if not prev.is_file():
         return None
     return pd.read_csv(prev, dtype={"unit_id": str, "unit_name": str, "unit_group": str, "grade": str, "veto_reasons": str},
