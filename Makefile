@@ -33,3 +33,7 @@ clean:
 # The main job: the full assessment of the bundled demo county-year (synthetic data).
 demo: $(STAMP)
 	$(BIN)/assessment run --county demo --year 2023 --framework sihong-new-media-2023
+
+# Speed and scale (issue 6): prints a table and writes bench/results.json; data generated into bench/data/.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py

@@ -57,3 +57,20 @@ def test_weights_must_add_up(tmp_path, combination):
     bad.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
     with pytest.raises(FrameworkError, match="add up to 1"):
         combine.load(bad)
+
+
+def test_combined_notification_shows_each_component(combination, tmp_path):
+    from assessment import cli
+    import docx
+
+    assert cli.main(["combine", str(combination), "--out", str(tmp_path)]) == 0
+    final = tmp_path / "sihong" / "combined-sihong-2023-combined"
+    us = pd.read_csv(final / "scores" / "unit_scores.csv", dtype={"unit_id": str}, encoding="utf-8-sig").set_index("unit_id")
+    assert us.loc["101", "total"] == 95.2
+    d = docx.Document(str(next((final / "reports").glob("通报*.docx"))))
+    cells = " ".join(c.text for t in d.tables for row in t.rows for c in row.cells)
+    assert "县政府办公室考评" in cells and "第三方评估" in cells and "95.2" in cells
+    import json
+
+    m = json.loads((final / "manifest.json").read_text(encoding="utf-8"))
+    assert set(m["components"]) == {"office", "third"} and len(m["combination"]["sha256"]) == 64

@@ -117,6 +117,17 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if v.ok else 1
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from . import batch
+
+    counties = [c.strip() for c in args.counties.split(",") if c.strip()]
+    years = [y.strip() for y in args.years.split(",") if y.strip()]
+    jobs = batch.jobs_for(counties, years, args.framework, args.raw_root, args.out, args.period)
+    outcomes = batch.run_batch(jobs, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+    print(batch.summary_table(outcomes))
+    return batch.exit_code(outcomes)
+
+
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--county", required=True, help="县区 county, e.g. sihong")
     p.add_argument("--year", required=True, help="年度 year, e.g. 2023")
@@ -244,6 +255,19 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     syn.add_argument("--out", required=True)
     syn.set_defaults(func=_synth)
+
+    bat = sub.add_parser("batch", help="多个县区、年度并行考评 run many county-years (process pool or Dask)")
+    bat.add_argument("--counties", required=True, help="县区，逗号分隔 counties, comma-separated")
+    bat.add_argument("--years", required=True, help="年度，逗号分隔 years, comma-separated")
+    bat.add_argument("--framework", required=True, help="框架编号，可含 {year} framework id, may contain {year}")
+    bat.add_argument("--period", default=None, help="季度考核期 quarter for quarterly frameworks")
+    where = bat.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, help="本机并行进程数 local worker processes (default min(2, CPUs))")
+    where.add_argument("--scheduler", default=None, help="Dask 调度器地址 Dask scheduler address, e.g. tcp://host:8786")
+    bat.add_argument("--raw-root", default=None, help="证据根目录，含 <县区>/<年度> evidence root holding <county>/<year> (default data/raw)")
+    bat.add_argument("--out", default=None, help="输出根目录 output root (default data/processed)")
+    bat.add_argument("--quiet", action="store_true", help="不显示进度条 no progress bar")
+    bat.set_defaults(func=_batch)
     return p
 
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -77,13 +78,22 @@ def check_params(county: str, year: int | str, framework: str, period: str | Non
     return problems
 
 
+def _default_raw(root: Path, county: str, year: int | str, period: str | None) -> Path:
+    """data/raw/<county>/<year>, or data/raw/<county>/<year>Q<n> where a quarter has its own folder."""
+    if period and "Q" in str(period).upper():
+        quarter = root / "data" / "raw" / county / str(period).upper()
+        if quarter.is_dir():
+            return quarter
+    return root / "data" / "raw" / county / str(year)
+
+
 def resolve(county: str, year: int | str, framework: str, raw: str | Path | None, out: str | Path | None, period: str | None) -> RunParams:
     """Checked run parameters with absolute folders; a ParameterError lists everything wrong."""
     problems = check_params(county, year, framework, period)
     if problems:
         raise ParameterError(problems)
     root = frameworks.project_root()
-    raw_dir = Path(raw) if raw else root / "data" / "raw" / county / str(year)
+    raw_dir = Path(raw) if raw else _default_raw(root, county, year, period)
     out_dir = Path(out) if out else root / "data" / "processed"
     fw = frameworks.load(framework)  # refuses unknown or malformed frameworks with exit 2
     if int(year) != fw.year:
@@ -175,15 +185,66 @@ def notebooks_dir() -> Path:
     return frameworks.project_root() / "notebooks"
 
 
+def kernel_env() -> dict[str, str]:
+    """The stage kernels' environment: the run's own, with its data folders fixed as absolute paths.
+
+    The kernels work inside the bundle being built, so a folder named relative to the run's working
+    folder, or looked up above it (the templates), is resolved here, where the run itself stands.
+    """
+    env = dict(os.environ)
+    for var in ("ASSESSMENT_FRAMEWORKS", "ASSESSMENT_TEMPLATES", "ASSESSMENT_EXPECTATIONS"):
+        if env.get(var):
+            env[var] = str(Path(env[var]).resolve())
+    if not env.get("ASSESSMENT_TEMPLATES"):
+        from .documents import office
+
+        try:
+            env["ASSESSMENT_TEMPLATES"] = str(office.templates_dir().resolve())
+        except office.OfficeError:
+            pass  # the report stage says so itself
+    return env
+
+
+SOCKETS_PREFIX = "assessment-kernel-"
+
+
+def kernel_socket_dir() -> Path:
+    """A fresh folder for this run's kernel sockets and connection files, named with the run's pid.
+
+    A run killed with SIGKILL cannot remove its folder; the next run removes the folders of runs
+    whose process is gone, so killed runs do not pile up stray files in the temp folder.
+    """
+    root = Path(tempfile.gettempdir())
+    for stale in root.glob(f"{SOCKETS_PREFIX}*-*"):
+        pid = stale.name[len(SOCKETS_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not stale.is_dir() or stale.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's
+    return Path(tempfile.mkdtemp(prefix=f"{SOCKETS_PREFIX}{os.getpid()}-"))
+
+
 def _ipc_kernel_manager(socket_dir: Path):
     """A kernel manager speaking over local IPC sockets (no open TCP ports, no transport warning)."""
     from jupyter_client.manager import AsyncKernelManager
+
+    env = kernel_env()
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
             kwargs.setdefault("transport", "ipc")
             kwargs.setdefault("ip", str(socket_dir / "kernel"))
+            # beside the sockets (not a loose /tmp/tmpXXXX.json), so it goes with them
+            kwargs.setdefault("connection_file", str(socket_dir / f"connection-{uuid.uuid4().hex[:12]}.json"))
             super().__init__(**kwargs)
+
+        async def start_kernel(self, **kw):
+            kw.setdefault("env", env)
+            return await super().start_kernel(**kw)
 
     return IPCKernelManager
 
@@ -203,7 +264,7 @@ def execute_stage(notebook: Path, output: Path, params: RunParams, cwd: Path, so
 
 
 def scrub(nb_path: Path) -> None:
-    """Drop execution times from an executed notebook so that same inputs give the same bytes."""
+    """Drop execution times and papermill's random cell id from an executed notebook: same inputs, same bytes."""
     import nbformat
 
     nb = nbformat.read(nb_path, as_version=4)
@@ -212,6 +273,8 @@ def scrub(nb_path: Path) -> None:
         meta.pop(key, None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"  # papermill gives it a random id
         pm = cell.metadata.get("papermill")
         if pm:
             for key in ("start_time", "end_time", "duration"):
@@ -229,24 +292,33 @@ def to_html(nb_path: Path) -> Path:
 
 
 def failure_report(stage: str, executed: Path, dest: Path, exc: BaseException) -> Path:
-    """Which notebook, which cell, the error: kept beside the bundle for the analyst."""
+    """Which notebook, which cell, the error: kept beside the bundle for the analyst.
+
+    The cell is named as the analyst finds it in the executed notebook copied beside the report
+    (its position, its id and its `In [n]`), with the error and the kernel's traceback.
+    """
     dest.mkdir(parents=True, exist_ok=True)
-    cell, source = "?", ""
+    cell, source, trace = "?", "", ""
     try:
         import nbformat
 
         nb = nbformat.read(executed, as_version=4)
         for i, c in enumerate(nb.cells):
-            if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", [])):
-                cell, source = str(i + 1), c.source
+            errors = [o for o in c.get("outputs", []) if o.get("output_type") == "error"] if c.cell_type == "code" else []
+            if errors:
+                cell = f"第 {i + 1} 个单元格 cell {i + 1}（id {c.get('id', '?')}，In [{c.get('execution_count') or ' '}]）"
+                source = c.source
+                trace = "\n".join(errors[0].get("traceback", []))
                 break
         shutil.copy2(executed, dest / executed.name)
     except Exception:  # the report must be written whatever state the notebook is in
         pass
     ename = getattr(exc, "ename", type(exc).__name__)
     evalue = getattr(exc, "evalue", str(exc))
+    trace = re.sub(r"\x1b\[[0-9;]*m", "", trace or str(getattr(exc, "traceback", "") or ""))
     text = (f"# 运行失败 run failed\n\n- 阶段 stage: {stage}\n- 笔记本 notebook: {executed.name}\n- 单元格 cell: {cell}\n"
-            f"- 错误 error: {ename}: {evalue}\n\n## 出错单元格 failing cell\n\n```python\n{source}\n```\n")
+            f"- 错误 error: {ename}: {evalue}\n\n## 出错单元格 failing cell\n\n```python\n{source}\n```\n"
+            + (f"\n## 内核报告的错误经过 traceback\n\n```\n{trace.strip()}\n```\n" if trace.strip() else ""))
     path = dest / "failure.md"
     path.write_text(text, encoding="utf-8")
     return path
@@ -313,8 +385,12 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         p = RunParams(**{**params.to_dict(), "bundle_dir": str(staging)})
+        # the notebooks work inside the bundle being built, with paths relative to it: an executed notebook
+        # must not record where the output root or the staging folder happened to be (same inputs, same bytes)
+        nb_params = RunParams(**{**params.to_dict(), "raw_dir": str(Path(params.raw_dir).resolve()), "bundle_dir": ".",
+                                 "out_dir": os.path.relpath(params.out_dir, staging)})
         timings: dict[str, float] = {}
-        sockets = Path(tempfile.mkdtemp(prefix="assessment-kernel-"))
+        sockets = kernel_socket_dir()
         try:
             nb_out = staging / "notebooks"
             nb_out.mkdir()
@@ -323,13 +399,15 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
                 t0 = time.perf_counter()
                 executed = nb_out / nb_name
                 try:
-                    execute_stage(notebooks_dir() / nb_name, executed, p, cwd=notebooks_dir(), socket_dir=sockets)
+                    execute_stage(notebooks_dir() / nb_name, executed, nb_params, cwd=staging, socket_dir=sockets)
                 except Exception as exc:  # papermill wraps what the kernel raised
                     problems = read_problems(staging)
                     if problems:
                         raise InputError(problems) from None
                     report = failure_report(stage, executed, paths["failed"], exc)
-                    raise StageFailed(stage, report, f"阶段 {stage} 失败，详见 {report}（stage {stage} failed, see {report}）") from None
+                    error = f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"
+                    raise StageFailed(stage, report, f"阶段 {stage}（{nb_name}）失败：{error}；详见 {report}"
+                                                     f"（stage {stage} failed in {nb_name}: {error}; see {report}）") from None
                 scrub(executed)
                 timings[stage] = time.perf_counter() - t0
                 say(f"      {timings[stage]:.1f} s")

@@ -136,17 +136,56 @@ class TimelinessParams(_Params):
 
 # ---- helpers ------------------------------------------------------------------------------
 
+def _text(values) -> np.ndarray:
+    """Values as an object array of Python strings, missing as NaN (what pandas' str dtype would give).
+
+    Lines are built as object columns from the start: letting pandas 3 infer its Arrow-backed str
+    dtype and converting back to object later cost seconds per million lines (speed and scale)."""
+    arr = pd.Series(values, dtype="object").to_numpy()
+    missing = pd.isna(arr)
+    return np.where(missing, np.nan, arr) if missing.any() else arr
+
+
+def _constant(value: str, n: int) -> pd.Series:
+    """One string repeated n times as an object column (one shared str object, no per-row copies)."""
+    return pd.Series(np.array([value], dtype=object).repeat(n), dtype="object", copy=False)  # np.full is 10× slower for objects
+
+
 def _lines(r: RuleInput, unit_id, points, evidence_ids, explanation, kind: str | None = None) -> pd.DataFrame:
+    pts = np.asarray(points, dtype=float)
+    n = len(pts)
     out = pd.DataFrame({
-        "unit_id": pd.Series(unit_id, dtype="object").to_numpy(),
-        "points": np.asarray(points, dtype=float),
-        "evidence_ids": pd.Series(evidence_ids, dtype="object").to_numpy(),
-        "explanation": pd.Series(explanation, dtype="object").to_numpy(),
-    })
-    out.insert(1, "indicator", r.code)
-    out.insert(2, "rule", "")
-    out["kind"] = kind or "base"
+        "unit_id": pd.Series(_text(unit_id), dtype="object", copy=False),
+        "indicator": _constant(r.code, n),
+        "rule": _constant("", n),
+        "points": pts,
+        "evidence_ids": pd.Series(_text(evidence_ids), dtype="object", copy=False),
+        "explanation": pd.Series(_text(explanation), dtype="object", copy=False),
+        "kind": _constant(kind or "base", n),
+    }, copy=False)
     return out[LINE_COLUMNS]
+
+
+def per_combination(frame: pd.DataFrame, columns: list[str], build: Callable[[pd.DataFrame], object]) -> np.ndarray:
+    """`build` (a vectorised text builder) evaluated once per distinct combination of `columns`.
+
+    An explanation such as "错别字：2023-05-06 2次，扣2分" depends only on a few columns with few
+    distinct values (date, quantity, level), so a million events need a few thousand strings: the
+    builder runs on one representative row of each combination and the result is spread back by
+    position. Same builder, same rows → the same strings as building them row by row."""
+    n = len(frame)
+    if n == 0:
+        return np.array([], dtype=object)
+    key = np.zeros(n, dtype=np.int64)
+    n_keys = 1
+    for c in columns:
+        codes, uniques = pd.factorize(frame[c], use_na_sentinel=False)
+        key, combos = pd.factorize(key * len(uniques) + codes)  # re-factorised: stays below n
+        n_keys = len(combos)
+    first = np.empty(n_keys, dtype=np.int64)
+    first[key[::-1]] = np.arange(n - 1, -1, -1)  # first row of each combination
+    built = pd.Series(build(frame.iloc[first]), dtype="object").to_numpy()
+    return built[key]
 
 
 def _fmt(x: pd.Series | np.ndarray | float) -> pd.Series:
@@ -171,7 +210,9 @@ def _price(r: RuleInput, ev: pd.DataFrame) -> np.ndarray:
     qty = ev["quantity"].to_numpy(dtype=float)
     if p.per is not None:
         return p.per * qty
-    return ev["level"].map(p.per_level).astype(float).fillna(0.0).to_numpy() * qty
+    codes, levels = pd.factorize(ev["level"].to_numpy(dtype=object))  # = level.map(per_level), once per level
+    price = np.array([float(p.per_level[x]) if x in p.per_level else np.nan for x in levels] + [np.nan])[codes]
+    return np.where(np.isnan(price), 0.0, price) * qty
 
 
 def _event_lines(r: RuleInput, sign: float, verb: str, kind: str) -> pd.DataFrame:
@@ -179,10 +220,14 @@ def _event_lines(r: RuleInput, sign: float, verb: str, kind: str) -> pd.DataFram
     if ev.empty:
         return pd.DataFrame(columns=LINE_COLUMNS)
     pts = _price(r, ev)
-    level = ev["level"].fillna("").astype(str)
-    level = level.where(level == "", "（" + level + "）")
-    why = (r.name + level + "：" + _date_str(ev["date"]) + " " + ev["quantity"].astype(int).astype(str)
-           + "次，" + verb + _fmt(pts).to_numpy() + "分")
+
+    def explain(rows: pd.DataFrame) -> pd.Series:
+        level = rows["level"].fillna("").astype(str)
+        level = level.where(level == "", "（" + level + "）")
+        return (r.name + level + "：" + _date_str(rows["date"]) + " " + rows["quantity"].astype(int).astype(str)
+                + "次，" + verb + _fmt(_price(r, rows)).to_numpy() + "分")
+
+    why = per_combination(ev, ["level", "date", "quantity"], explain)
     return _lines(r, ev["unit_id"], sign * pts, ev["event_id"], why, kind)
 
 
@@ -190,7 +235,24 @@ def _join_ids(ev: pd.DataFrame, id_col: str = "event_id") -> pd.Series:
     """Evidence ids per unit, sorted and joined with ';' (stable for byte-identical output)."""
     if ev.empty:
         return pd.Series(dtype="object")
-    return ev.sort_values(id_col).groupby("unit_id", sort=True)[id_col].agg(";".join)
+    if not ev[id_col].is_monotonic_increasing:  # evidence usually arrives in id order: no sort needed
+        ev = ev.sort_values(id_col)
+    # = ev.groupby("unit_id", sort=True)[id_col].agg(";".join), without a Python call per unit through
+    # pandas (half the time of the rules at 10 k units): units in sorted order, ids in the order above
+    codes, units = pd.factorize(ev["unit_id"].to_numpy(dtype=object), sort=True)
+    rows = np.flatnonzero(codes >= 0)  # a missing unit id is no group
+    rows = rows[np.argsort(codes[rows], kind="stable")]
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[rows]) != 0])
+    ids = ev[id_col].to_numpy(dtype=object)[rows]
+    joined = [";".join(part) for part in np.split(ids, starts[1:])] if len(rows) else []
+    return pd.Series(joined, index=pd.Index(units[codes[rows[starts]]] if len(rows) else [], dtype=object, name="unit_id"),
+                     name=id_col, dtype="object")
+
+
+def per_value(parse: Callable[[pd.Series], pd.Series], values: pd.Series) -> pd.Series:
+    """An element-wise parser (parse_bool, parse_number, parse_date) run on distinct values only."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=False)
+    return pd.Series(parse(pd.Series(uniques, dtype="object")).to_numpy()[codes], index=values.index)
 
 
 # ---- rule functions -----------------------------------------------------------------------
@@ -232,7 +294,7 @@ def best_level(r: RuleInput) -> pd.DataFrame:
 @register("threshold", ThresholdParams, description="所列指标问题数不超过 max_count 得满分，否则不得分 (full points if the count is at most max_count)")
 def threshold(r: RuleInput) -> pd.DataFrame:
     p: ThresholdParams = r.params
-    ev = r.all_events[r.all_events["indicator"].isin(p.indicators)]
+    ev = r.all_events.loc[r.all_events["indicator"].isin(p.indicators), ["event_id", "unit_id", "quantity"]]
     weight = ev["quantity"] if p.count == "quantity" else pd.Series(1, index=ev.index)
     counts = weight.groupby(ev["unit_id"]).sum().reindex(r.units.to_numpy(), fill_value=0)
     ids = _join_ids(ev).reindex(counts.index).fillna("")
@@ -251,7 +313,7 @@ def checklist(r: RuleInput) -> pd.DataFrame:
     codes = [i.code for i in p.items]
     names = {i.code: i.name for i in p.items}
     f = r.facts[r.facts["indicator"].isin(codes)].drop_duplicates(["unit_id", "indicator"], keep="last")
-    met = f.assign(_met=parse_bool(f["value"]).fillna(False).astype(bool))
+    met = f.assign(_met=per_value(parse_bool, f["value"]).fillna(False).astype(bool))
     grid = met.pivot(index="unit_id", columns="indicator", values="_met") if not met.empty else pd.DataFrame()
     grid = grid.reindex(index=r.units.to_numpy(), columns=codes).fillna(False).astype(bool)
     n_met = grid.sum(axis=1).to_numpy()
@@ -316,11 +378,20 @@ def timeliness(r: RuleInput) -> pd.DataFrame:
     open_ = done.isna().to_numpy()
     done_d = done.fillna(pd.Timestamp(r.period_end)).to_numpy(dtype="datetime64[D]")
     late = open_ | (done_d > due)
-    used = r.calendar.elapsed(received, done_d) if len(ev) else np.array([], dtype=int)
-    due_s = pd.Series(due).dt.strftime("%Y-%m-%d").to_numpy() if len(ev) else np.array([], dtype=object)
-    state = np.where(open_, "未办结", np.where(late, "超时", "按时"))
-    detail = (r.name + "：" + _date_str(ev["date"]).to_numpy() + " 受理，" + np.where(open_, "未办结", "用时 " + pd.Series(used).astype(str).to_numpy() + " 个工作日")
-              + f"（限 {p.within} 个工作日，截止 " + due_s + "），" + state)
+
+    def explain(rows: pd.DataFrame) -> np.ndarray:  # a function of (date, done_date) only
+        received = rows["date"].to_numpy(dtype="datetime64[D]")
+        due = r.calendar.deadline(received, p.within)
+        open_ = rows["done_date"].isna().to_numpy()
+        done_d = rows["done_date"].fillna(pd.Timestamp(r.period_end)).to_numpy(dtype="datetime64[D]")
+        late = open_ | (done_d > due)
+        used = r.calendar.elapsed(received, done_d)
+        due_s = pd.Series(due).dt.strftime("%Y-%m-%d").to_numpy()
+        state = np.where(open_, "未办结", np.where(late, "超时", "按时"))
+        return (r.name + "：" + _date_str(rows["date"]).to_numpy() + " 受理，" + np.where(open_, "未办结", "用时 " + pd.Series(used).astype(str).to_numpy() + " 个工作日")
+                + f"（限 {p.within} 个工作日，截止 " + due_s + "），" + state)
+
+    detail = per_combination(ev, ["date", "done_date"], explain)
     if p.mode == "deduct":
         parts = [] if r.in_pool else [base_line(r, f"{r.name}：基础分 {r.points:g} 分")]
         sel = late
@@ -354,5 +425,5 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
 def apply(rule_name: str, r: RuleInput) -> pd.DataFrame:
     """Run a registered rule; the `rule` column names the rule type for the auditor."""
     out = RULES[rule_name].fn(r)
-    out["rule"] = rule_name
+    out["rule"] = pd.Series(np.array([rule_name], dtype=object).repeat(len(out)), index=out.index, dtype="object", copy=False)  # kept object
     return out

@@ -164,7 +164,7 @@ def score(fw: Framework, evidence: Evidence, period: Period | str | None = None,
     facts = evidence.facts
     items = fw.item_codes()
     fact_leaf = facts["indicator"].map(lambda c: items.get(c, c)) if len(facts) else facts["indicator"]
-    events_by_leaf = {k: v for k, v in events.groupby("indicator", sort=False)} if len(events) else {}
+    event_rows = _event_rows_by_leaf(events, app)
     facts_by_leaf = {k: v for k, v in facts.groupby(fact_leaf, sort=False)} if len(facts) else {}
     empty_events = events.iloc[0:0]
     empty_facts = facts.iloc[0:0]
@@ -184,8 +184,7 @@ def score(fw: Framework, evidence: Evidence, period: Period | str | None = None,
         if not mask.any():
             continue  # no unit of this county-year is scored on the leaf (e.g. a named lead unit is absent)
         applicable = pd.Series(unit_ids[mask])
-        own = events_by_leaf.get(leaf.code, empty_events)
-        own = own[own["unit_id"].isin(applicable)] if len(own) else own
+        own = events.take(event_rows[leaf.code]) if leaf.code in event_rows else empty_events
         f = facts_by_leaf.get(leaf.code, empty_facts)
         f = f[f["unit_id"].isin(applicable)] if len(f) else f
         parent = parents.get(leaf.code)
@@ -193,18 +192,46 @@ def score(fw: Framework, evidence: Evidence, period: Period | str | None = None,
                       params=rt.params.model_validate(leaf.rule.params), units=applicable, events=own,
                       all_events=events if rt.name == "threshold" else empty_events, facts=f, calendar=calendar, period_end=period.end)
         parts.append(apply(rt.name, r))
-    lines = _concat(parts)
+    book = _Book(fw, _concat(parts), unit_ids)
+    del parts  # the rules' frames, now copied into the book: at 10 M events they are half a GiB
 
     # 单项否决: a vetoed unit is not scored on anything else
-    veto_lines = lines[lines["kind"] == "veto"]
-    vetoed_ids = set(veto_lines["unit_id"])
-    lines = lines[(lines["kind"] == "veto") | ~lines["unit_id"].isin(vetoed_ids)]
+    vetoed_ids = book.drop_vetoed_units()
 
-    lines = _clamp(fw, lines, maxima, unit_ids)
-    unit_scores, lines = _totals(fw, units, lines, maxima, vetoed_ids)
-    indicator_scores = _indicator_scores(fw, lines, maxima, units, vetoed_ids)
-    lines = order_lines(fw, lines, unit_scores)
+    book.add(_clamp(fw, book, maxima, unit_ids))
+    unit_scores, extra = _totals(fw, units, book, maxima, vetoed_ids)
+    book.add(extra)
+    indicator_scores = _indicator_scores(fw, book, maxima, units, vetoed_ids)
+    lines = book.ordered(fw, unit_scores)
     return Results(framework=fw, period=period, unit_scores=unit_scores, indicator_scores=indicator_scores, line_items=lines)
+
+
+def _event_rows_by_leaf(events: pd.DataFrame, app: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Positions of each leaf's events that belong to a unit the leaf applies to, in evidence order.
+
+    Speed and scale: one factorisation of `indicator` and one look-up of `unit_id` replace a
+    group-by into per-leaf frames and a string `isin` per leaf (the same rows, in the same order)."""
+    if not len(events):
+        return {}
+    codes, names = pd.factorize(events["indicator"].to_numpy(dtype=object))
+    unit_pos = _objects(app.index).get_indexer(_objects(events["unit_id"]))  # unit ids are unique (else this raises)
+    order = np.argsort(codes.astype(np.int32), kind="stable")  # rows grouped by leaf, evidence order kept within
+    bounds = np.searchsorted(codes[order], np.arange(-1, len(names) + 1))
+    out = {}
+    for j, leaf in enumerate(names):
+        if leaf not in app.columns:
+            continue
+        rows = order[bounds[j + 1]:bounds[j + 2]]
+        pos = unit_pos[rows]
+        ok = pos >= 0
+        ok[ok] = app[leaf].to_numpy()[pos[ok]]
+        out[leaf] = rows[ok]
+    return out
+
+
+def _objects(values) -> pd.Index:
+    """Values as an object Index, so that pandas 3 does not first convert them to its str dtype."""
+    return pd.Index(np.asarray(values, dtype=object), dtype=object)
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -218,24 +245,123 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def _subtree_matrix(fw: Framework, lines: pd.DataFrame, unit_ids: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+class _Book:
+    """The line items while they are booked: the rules' lines, the lines added after them (caps,
+    normalisation, gate, floor), and for every line its unit's row and its node's column.
+
+    Speed and scale. Booking used to copy a million lines' text at every step (veto filter, caps,
+    totals, ordering) and to group by (unit_id, indicator) strings three times. Here the lines are
+    kept as built, dropped lines are only masked, the sums run over integer keys, and the text is
+    copied once, into the final order. pandas sums a group in row order whatever its key, and the
+    rows are in the same order as before, so every number is the same, bit for bit."""
+
+    def __init__(self, fw: Framework, lines: pd.DataFrame, unit_ids: np.ndarray):
+        self.col = {c: i for i, c in enumerate(fw.nodes)}
+        self.units = _objects(unit_ids)  # unique (else get_indexer raises, as the group-bys did)
+        self.frames: list[pd.DataFrame] = []
+        self.keep: list[np.ndarray] = []
+        self.row: list[np.ndarray] = []
+        self.node: list[np.ndarray] = []
+        self._keys: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.add([lines])
+
+    def add(self, frames: list[pd.DataFrame]) -> None:
+        """Append lines (rounded to the cent as they are booked)."""
+        self._keys = None
+        for lines in frames:
+            if not len(lines):
+                continue
+            lines = lines.reset_index(drop=True)
+            lines["points"] = lines["points"].astype(float).round(DECIMALS)
+            codes, names = pd.factorize(lines["indicator"].to_numpy(dtype=object))
+            self.frames.append(lines)
+            self.keep.append(np.ones(len(lines), dtype=bool))
+            self.row.append(self.units.get_indexer(_objects(lines["unit_id"])))
+            self.node.append(np.array([self.col.get(x, -1) for x in names] + [-1], dtype=np.int64)[codes])
+
+    def drop_vetoed_units(self) -> set:
+        """Mask every line of a vetoed unit except its veto lines; the vetoed unit ids."""
+        if not self.frames:
+            return set()
+        lines = self.frames[0]
+        is_veto = lines["kind"].to_numpy(dtype=object) == "veto"
+        vetoed = set(lines["unit_id"].to_numpy()[is_veto])
+        if vetoed:
+            self.keep[0] &= is_veto | ~lines["unit_id"].isin(vetoed).to_numpy()
+            self._keys = None
+        return vetoed
+
+    def _cat(self, parts: list[np.ndarray]) -> np.ndarray:
+        kept = [p[k] for p, k in zip(parts, self.keep)]
+        return np.concatenate(kept) if kept else np.array([])
+
+    def keys(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(points, unit row, node column) of the booked lines, in booking order."""
+        if self._keys is None:
+            pts = self._cat([f["points"].to_numpy(dtype=float) for f in self.frames])
+            self._keys = pts, self._cat(self.row).astype(np.int64), self._cat(self.node).astype(np.int64)
+        return self._keys
+
+    def veto_reasons(self) -> pd.Series:
+        """unit_id → its veto lines' explanations joined with '；'."""
+        if not self.frames:
+            return pd.Series(dtype=object)
+        lines = self.frames[0]
+        return lines[(lines["kind"].to_numpy(dtype=object) == "veto") & self.keep[0]].groupby("unit_id")["explanation"].agg("；".join)
+
+    def frame(self) -> pd.DataFrame:
+        """The booked lines as one table, in booking order."""
+        return _concat([f[k] for f, k in zip(self.frames, self.keep)])
+
+    def ordered(self, fw: Framework, unit_scores: pd.DataFrame) -> pd.DataFrame:
+        """The booked lines in `order_lines` order, their text copied once."""
+        if not self.frames:
+            return order_lines(fw, self.frame(), unit_scores)
+        where = np.flatnonzero(np.concatenate(self.keep))  # booked lines among all lines built
+        _, row, node = self.keys()
+        table = _objects(unit_scores["unit_id"])
+        if len(row) == 0 or (row < 0).any() or not table.is_unique or len(table) != len(self.units):
+            return order_lines(fw, self.frame(), unit_scores)
+        position = table.get_indexer(self.units)  # unit row → its place in the score table
+        if (position < 0).any():
+            return order_lines(fw, self.frame(), unit_scores)
+        columns = {c: np.concatenate([f[c].to_numpy(dtype=object) for f in self.frames])
+                   for c in ("unit_id", "indicator", "rule", "evidence_ids", "explanation", "kind")}
+        kinds = _ranks(columns["kind"], KIND_RANK, 9)[where]
+        n_nodes = len(self.col)
+        group = _group_key(position[row], np.where(node >= 0, node, n_nodes), n_nodes + 1, kinds)
+        found = None if group is None else _ordered_in_groups(group, columns["evidence_ids"], columns["explanation"], where)
+        if found is None:
+            return order_lines(fw, self.frame(), unit_scores)
+        perm, ids, why = found
+        take = where[perm]  # the lines in their final order, as positions among all lines built
+        points = np.concatenate([f["points"].to_numpy(dtype=float) for f in self.frames])
+        unit_id = self.units.to_numpy()[row[perm]]  # the same values, taken from the small unit table
+        out = {"unit_id": unit_id, "points": points[take],
+               "evidence_ids": ids if ids is not None else columns["evidence_ids"][take],
+               "explanation": why if why is not None else columns["explanation"][take]}
+        out.update({c: columns[c][take] for c in ("indicator", "rule", "kind")})
+        return pd.DataFrame({c: pd.Series(out[c], dtype=float if c == "points" else "object", copy=False) for c in LINE_COLUMNS}, copy=False)
+
+
+def _subtree_matrix(fw: Framework, book: "_Book", unit_ids: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
     """units × nodes sums of the lines booked on each node (not yet rolled up)."""
     codes = list(fw.nodes)
     col = {c: i for i, c in enumerate(codes)}
-    row = pd.Index(unit_ids)
     mat = np.zeros((len(unit_ids), len(codes)))
-    booked = lines[lines["indicator"].isin(col)]
-    if len(booked):
-        agg = booked.groupby(["unit_id", "indicator"], sort=False)["points"].sum()
-        r = row.get_indexer(agg.index.get_level_values(0))
-        c = np.array([col[x] for x in agg.index.get_level_values(1)])
-        np.add.at(mat, (r, c), agg.to_numpy())
+    pts, row, node = book.keys()
+    booked = (node >= 0) & (row >= 0)
+    if booked.any():
+        width = len(codes)
+        agg = pd.Series(pts[booked]).groupby(row[booked] * width + node[booked], sort=False).sum()
+        key = agg.index.to_numpy()
+        mat[key // width, key % width] = agg.to_numpy()
     return mat, col
 
 
-def _clamp(fw: Framework, lines: pd.DataFrame, maxima: pd.DataFrame, unit_ids: np.ndarray) -> pd.DataFrame:
+def _clamp(fw: Framework, book: "_Book", maxima: pd.DataFrame, unit_ids: np.ndarray) -> list[pd.DataFrame]:
     """Keep every node within [0, its applicable maximum] (penalties within [−max, 0]) with explicit lines."""
-    mat, col = _subtree_matrix(fw, lines, unit_ids)
+    mat, col = _subtree_matrix(fw, book, unit_ids)
     subtree = {node.code: [col[n.code] for n, _, _ in node.walk()] for node, _, _ in fw.walk()}
     extra: list[pd.DataFrame] = []
     order = [n for n, _, _ in fw.walk()][::-1]  # children before parents
@@ -260,17 +386,14 @@ def _clamp(fw: Framework, lines: pd.DataFrame, maxima: pd.DataFrame, unit_ids: n
                               for a, x in zip(adj[hit], m[hit])])
         extra.append(pd.DataFrame({"unit_id": unit_ids[hit], "indicator": node.code, "rule": "cap",
                                    "points": adj[hit], "evidence_ids": "", "explanation": text.to_numpy(), "kind": "adjust"}))
-    return _concat([lines] + extra)
+    return extra
 
 
-def _totals(fw: Framework, units: pd.DataFrame, lines: pd.DataFrame, maxima: pd.DataFrame, vetoed: set) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _totals(fw: Framework, units: pd.DataFrame, book: "_Book", maxima: pd.DataFrame, vetoed: set) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Base, bonus, penalty and total per unit, with the normalisation and gate lines."""
     unit_ids = units["unit_id"].to_numpy()
     kind_of = {n.code: _kind(n) for n, _, _ in fw.walk()}
-    node_kind = lines["indicator"].map(kind_of).fillna("base")
-    part = np.where(node_kind.isin(["bonus", "penalty"]), node_kind, "base")
-    sums = lines.assign(_part=part).groupby(["unit_id", "_part"])["points"].sum().unstack(fill_value=0.0)
-    sums = sums.reindex(index=unit_ids, columns=["base", "bonus", "penalty"], fill_value=0.0)
+    sums = _part_sums(fw, book, unit_ids, kind_of)
     base = sums["base"].to_numpy().copy()
     bonus = sums["bonus"].to_numpy().copy()
     penalty = sums["penalty"].to_numpy().copy()
@@ -305,7 +428,6 @@ def _totals(fw: Framework, units: pd.DataFrame, lines: pd.DataFrame, maxima: pd.
                                    "evidence_ids": "", "explanation": "总分扣至 0 分为止", "kind": "adjust"}))
         penalty = penalty - np.where(neg, total, 0.0)
         total = np.where(neg, 0.0, total)
-    lines = _concat([lines] + extra)
 
     us = units.copy()
     us["base"] = np.round(base, 2)
@@ -314,14 +436,28 @@ def _totals(fw: Framework, units: pd.DataFrame, lines: pd.DataFrame, maxima: pd.
     us["total"] = np.where(is_vetoed, np.nan, np.round(total, 2))
     us["vetoed"] = is_vetoed
     us.loc[is_vetoed, ["base", "bonus", "penalty"]] = np.nan
-    veto_text = lines[lines["kind"] == "veto"].groupby("unit_id")["explanation"].agg("；".join)
+    veto_text = book.veto_reasons()
     us["veto_reasons"] = us["unit_id"].map(veto_text).fillna("").astype(object)
     us["grade"] = [fw.veto_grade if v else fw.grade_for(t) for v, t in zip(is_vetoed, us["total"].to_numpy())]
     us["rank"] = rank_units(fw, us)
     group_order = {g: i for i, g in enumerate(fw.unit_groups)}
     us = us.assign(_g=us["unit_group"].map(group_order).fillna(len(group_order)))
     us = us.sort_values(["_g", "rank", "unit_id"], kind="stable").drop(columns="_g").reset_index(drop=True)
-    return us[UNIT_SCORE_COLUMNS], lines
+    return us[UNIT_SCORE_COLUMNS], extra
+
+
+def _part_sums(fw: Framework, book: "_Book", unit_ids: np.ndarray, kind_of: dict[str, str]) -> pd.DataFrame:
+    """units × (base, bonus, penalty): the sums of each unit's lines by the kind of their node."""
+    parts = ["base", "bonus", "penalty"]
+    part_of_node = np.array([parts.index(kind_of[c]) if kind_of[c] in ("bonus", "penalty") else 0 for c in fw.nodes] + [0])
+    pts, row, node = book.keys()
+    part = part_of_node[node]  # node −1 (not a node of the tree) → base
+    ok = row >= 0
+    agg = pd.Series(pts[ok]).groupby(row[ok] * 3 + part[ok], sort=False).sum()
+    mat = np.zeros((len(unit_ids), 3))
+    key = agg.index.to_numpy()
+    mat[key // 3, key % 3] = agg.to_numpy()
+    return pd.DataFrame(mat, index=unit_ids, columns=parts)
 
 
 def rank_units(fw: Framework, us: pd.DataFrame) -> np.ndarray:
@@ -334,10 +470,10 @@ def rank_units(fw: Framework, us: pd.DataFrame) -> np.ndarray:
     return rank.astype(int)
 
 
-def _indicator_scores(fw: Framework, lines: pd.DataFrame, maxima: pd.DataFrame, units: pd.DataFrame, vetoed: set) -> pd.DataFrame:
+def _indicator_scores(fw: Framework, book: "_Book", maxima: pd.DataFrame, units: pd.DataFrame, vetoed: set) -> pd.DataFrame:
     """Each node's score per applicable unit (NaN for vetoed units), rolled up from its lines."""
     unit_ids = units["unit_id"].to_numpy()
-    mat, col = _subtree_matrix(fw, lines, unit_ids)
+    mat, col = _subtree_matrix(fw, book, unit_ids)
     is_vetoed = np.isin(unit_ids, list(vetoed))
     frames = []
     for node, depth, parent in fw.walk():
@@ -350,20 +486,103 @@ def _indicator_scores(fw: Framework, lines: pd.DataFrame, maxima: pd.DataFrame, 
         s = mat[:, [col[n.code] for n, _, _ in node.walk()]].sum(axis=1)
         frames.append(pd.DataFrame({"unit_id": unit_ids[applies], "indicator": node.code, "name": node.name, "depth": depth,
                                     "points": np.where(pool_member, np.nan, m)[applies],
-                                    "score": np.where(is_vetoed, np.nan, np.round(s, 2))[applies]}))
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=INDICATOR_SCORE_COLUMNS)
-    order = {c: i for i, c in enumerate(fw.nodes)}
-    unit_pos = {u: i for i, u in enumerate(unit_ids)}
-    out = out.assign(_u=out["unit_id"].map(unit_pos), _c=out["indicator"].map(order)).sort_values(["_u", "_c"], kind="stable")
+                                    "score": np.where(is_vetoed, np.nan, np.round(s, 2))[applies],
+                                    "_u": np.flatnonzero(applies), "_c": col[node.code]}))
+    if not frames:
+        return pd.DataFrame(columns=INDICATOR_SCORE_COLUMNS)
+    out = pd.concat(frames, ignore_index=True).sort_values(["_u", "_c"], kind="stable")  # unit, then framework order
     return out.drop(columns=["_u", "_c"]).reset_index(drop=True)[INDICATOR_SCORE_COLUMNS]
+
+
+KIND_RANK = {"veto": 0, "base": 1, "bonus": 1, "penalty": 1, "appeal": 2, "adjust": 3, "normalise": 4}
 
 
 def order_lines(fw: Framework, lines: pd.DataFrame, unit_scores: pd.DataFrame) -> pd.DataFrame:
     """A stable order an auditor can read: unit as in the score table, indicator as in the framework."""
     order = {c: i for i, c in enumerate(fw.nodes)}
-    kind_rank = {"veto": 0, "base": 1, "bonus": 1, "penalty": 1, "appeal": 2, "adjust": 3, "normalise": 4}
+    kind_rank = KIND_RANK
+    perm = _line_order(lines, unit_scores["unit_id"], order, kind_rank)
+    if perm is not None:
+        return lines.take(perm).reset_index(drop=True)[LINE_COLUMNS]
     unit_pos = {u: i for i, u in enumerate(unit_scores["unit_id"])}
     out = lines.assign(_u=lines["unit_id"].map(unit_pos), _c=lines["indicator"].map(order).fillna(len(order)),
                        _k=lines["kind"].map(kind_rank).fillna(9), _e=lines["evidence_ids"].fillna(""))
     out = out.sort_values(["_u", "_c", "_k", "_e", "explanation"], kind="stable")
     return out.drop(columns=["_u", "_c", "_k", "_e"]).reset_index(drop=True)[LINE_COLUMNS]
+
+
+# ---- ordering a million lines (speed and scale) -------------------------------------------------
+
+def _ranks(values: np.ndarray, table: dict[str, int], missing: int) -> np.ndarray:
+    """table[value] for each value (`missing` where absent), through one factorisation."""
+    codes, names = pd.factorize(np.asarray(values, dtype=object))
+    return np.array([table.get(x, missing) for x in names] + [missing], dtype=np.int64)[codes]
+
+
+def _group_key(unit: np.ndarray, node: np.ndarray, n_nodes: int, kind: np.ndarray) -> np.ndarray | None:
+    """One integer per (unit, node, kind), ordered as the tuple; None if it could overflow."""
+    n_kinds = int(kind.max(initial=0)) + 1
+    if (int(unit.max(initial=0)) + 1) * n_nodes * n_kinds * max(len(unit), 1) >= 2**62:
+        return None
+    return (unit.astype(np.int64) * n_nodes + node) * n_kinds + kind
+
+
+def _line_order(lines: pd.DataFrame, unit_order: pd.Series, node_order: dict[str, int], kind_rank: dict[str, int]) -> np.ndarray | None:
+    """The permutation `order_lines` sorts by, without sorting a million strings; None where only
+    the plain pandas sort can say (a line of a unit not in the table, repeated unit ids)."""
+    units = _objects(unit_order)
+    if len(lines) == 0 or not units.is_unique:
+        return None
+    u = units.get_indexer(_objects(lines["unit_id"]))
+    if (u < 0).any():
+        return None
+    group = _group_key(u, _ranks(lines["indicator"], node_order, len(node_order)), len(node_order) + 1,
+                       _ranks(lines["kind"], kind_rank, 9))
+    if group is None:
+        return None
+    return _order_in_groups(group, lines["evidence_ids"].to_numpy(dtype=object), lines["explanation"].to_numpy(dtype=object))
+
+
+def _order_in_groups(group: np.ndarray, ids: np.ndarray, why: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray | None:
+    """The stable sort by (group, evidence ids, explanation), or None where it cannot be had cheaply.
+    `group` is given for the lines `rows` of `ids` and `why` (all of them by default).
+
+    Lines are put in group order by one integer sort that keeps their order within a group.
+    Rules emit a leaf's lines in evidence order, so within a group they are usually already in
+    (evidence ids, explanation) order: one vectorised comparison of neighbours proves it, and then
+    this order is exactly the stable sort's. Otherwise (evidence not in id order) Arrow sorts by
+    the same keys. A missing explanation or a value that is not text returns None."""
+    perm, _, _ = _ordered_in_groups(group, ids, why, rows) or (None, None, None)
+    return perm
+
+
+def _ordered_in_groups(group: np.ndarray, ids: np.ndarray, why: np.ndarray, rows: np.ndarray | None = None):
+    """`_order_in_groups`, also giving the evidence ids and explanations already taken into that
+    order when the cheap proof held (else None for them): the caller need not take them again."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(group)
+    rows = np.arange(n) if rows is None else rows
+    perm = np.argsort(group * n + np.arange(n))  # unique keys: (group, position)
+    g, raw, x = group[perm], ids[rows[perm]], why[rows[perm]]
+    same = g[1:] == g[:-1]
+
+    def in_order(e: np.ndarray) -> bool:  # neighbours compared through views: no copies
+        tie = np.flatnonzero(same & ~(e[:-1] < e[1:]))
+        return bool(((e[tie] == e[tie + 1]) & (x[tie] <= x[tie + 1])).all())
+
+    try:
+        try:
+            ok = in_order(raw)
+        except TypeError:  # a missing evidence id (NaN) sorts as "" (a missing explanation fails below)
+            ok = in_order(np.where(pd.isna(raw), "", raw))
+        if ok:
+            return perm, raw, x
+        kept = ids[rows]
+        table = pa.table({"g": group, "e": pa.array(np.where(pd.isna(kept), "", kept), pa.string()),
+                          "x": pa.array(why[rows], pa.string()), "p": np.arange(n)})
+    except (TypeError, ValueError, pa.ArrowException):
+        return None
+    keys = [("g", "ascending"), ("e", "ascending"), ("x", "ascending"), ("p", "ascending")]
+    return pc.sort_indices(table, sort_keys=keys).to_numpy(), None, None

@@ -8,6 +8,8 @@ the bundle being built, so a stage can be rerun alone by an analyst in Jupyter.
 from __future__ import annotations
 
 import json
+import os
+import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -76,6 +78,29 @@ def read_problems(bundle: Path) -> list[Problem]:
     return [Problem(**d) for d in json.loads(path.read_text(encoding="utf-8"))]
 
 
+FAULT_ENV = "ASSESSMENT_FAULT"
+
+
+def fault_point(stage: str) -> None:
+    """A failpoint for the fault tests, at the end of each stage once its outputs are written.
+
+    `$ASSESSMENT_FAULT` = "<stage>:sleep[:seconds]" holds the stage there (so a test can kill the run
+    inside it) or "<stage>:raise" makes it fail (so a test can read the failure report). Unset — as in
+    every real run — it does nothing.
+    """
+    spec = os.environ.get(FAULT_ENV, "")
+    if not spec:
+        return
+    where, _, action = spec.partition(":")
+    if where != stage:
+        return
+    action, _, arg = action.partition(":")
+    if action == "sleep":
+        time.sleep(float(arg or 3600))
+    elif action == "raise":
+        raise RuntimeError(f"injected fault in stage {stage} ({FAULT_ENV}={spec})")
+
+
 # ---- ingest -------------------------------------------------------------------------------
 
 def ingest(p: RunParams) -> evidence_mod.Evidence:
@@ -93,6 +118,7 @@ def ingest(p: RunParams) -> evidence_mod.Evidence:
         ev.files[appeals.locate(Path(p.raw_dir)).name] = evidence_mod.sha256_file(appeals.locate(Path(p.raw_dir)))
     (folder / "inputs.json").write_text(json.dumps(ev.files, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     (folder / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False, indent=1), encoding="utf-8")
+    fault_point("ingest")
     return ev
 
 
@@ -130,6 +156,7 @@ def validate(p: RunParams):
         (folder / "results.json").write_text(report.to_json(), encoding="utf-8")
         (folder / "summary.md").write_text(report.summary_markdown(), encoding="utf-8")
         validation.raise_for_errors(report)
+    fault_point("validate")
     return report
 
 
@@ -171,6 +198,7 @@ def score(p: RunParams) -> Results:
     write_scores(res, p.bundle / "scores")
     if len(annex):
         annex.to_csv(p.bundle / "scores" / "appeals.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+    fault_point("score")
     return res
 
 
@@ -219,10 +247,26 @@ def report(p: RunParams) -> dict[str, Path]:
     """The notification, its attachment, the per-unit notices and the charts."""
     from . import documents
 
+    from .compare import compare_years
+
     res = load_results(p)
     ev = load_evidence(p)
-    return documents.write_reports(res.framework, res.unit_scores, res.indicator_scores, res.line_items, ev.events,
-                                   p.bundle / "reports", previous=previous_scores(p), period=res.period.label)
+    previous = previous_scores(p)
+    comparison = compare_years(res.unit_scores, previous) if previous is not None else None
+    appeals_path = p.bundle / "scores" / "appeals.csv"
+    appeals = pd.read_csv(appeals_path, dtype=str, keep_default_na=False, encoding="utf-8-sig") if appeals_path.is_file() else None
+    if appeals is not None:
+        for c in ("total_before", "total_after"):
+            appeals[c] = pd.to_numeric(appeals[c], errors="coerce")
+    files = documents.write_reports(res.framework, res.unit_scores, res.indicator_scores, res.line_items, ev.events,
+                                    p.bundle / "reports", previous=previous, period=res.period.label, facts=ev.facts,
+                                    comparison=comparison, appeals=appeals)
+    if comparison is not None:  # years side by side, also as a table for the analyst
+        path = p.bundle / "reports" / f"与{p.previous_slot}对比.csv"
+        comparison.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+        files["comparison"] = path
+    fault_point("report")
+    return files
 
 
 STAGES = [

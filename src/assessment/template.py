@@ -51,6 +51,16 @@ def _header(ws, headers: list[str]) -> None:
         ws.column_dimensions[chr(ord("A") + i)].width = max(12, len(h) * 2 + 4)
 
 
+def _neutralise(wb: Workbook) -> None:
+    """Text from a framework file that starts with = + - @ stays text, never a formula (formula injection)."""
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.startswith(("=", "+", "-", "@")):
+                    cell.data_type = "s"  # openpyxl made "=…" a formula
+                    cell.quotePrefix = True
+
+
 def write_template(fw: Framework, out: str | Path) -> Path:
     """Write the workbook; drop-downs come from a hidden 下拉列表 sheet that the reader ignores."""
     out = Path(out)
@@ -110,6 +120,7 @@ def write_template(fw: Framework, out: str | Path) -> Path:
     guide.append(["填报说明", f"框架：{fw.title}（{fw.id}），考核期：{fw.year}{'（按季度）' if fw.period == 'quarter' else ''}。"
                   "日期写作 2023-10-08；数量为正整数，缺省为 1；指标事实的值写 是/否、百分比（如 97%）或日期。"
                   "每个单位编码、单位名称、事件编号只能出现一次。请只填数值，不要使用公式或合并单元格。"])
+    _neutralise(wb)
     wb.properties.creator = "assessment"
     wb.properties.created = FIXED_TIME
     wb.properties.modified = FIXED_TIME

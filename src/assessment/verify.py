@@ -41,7 +41,12 @@ def verify(bundle: str | Path) -> Verification:
     if not manifest_path.is_file():
         v.differences.append(f"缺少 manifest.json（no manifest in {bundle}）")
         return v
-    m = json.loads(manifest_path.read_text(encoding="utf-8"))
+    try:
+        m = json.loads(manifest_path.read_text(encoding="utf-8"))
+        _ = (m["parameters"]["county"], m["framework"]["id"], m["framework"]["sha256"])  # what the checks below need
+    except (ValueError, KeyError, TypeError) as exc:
+        v.differences.append(f"manifest.json 无法读取或缺少必需的项（unreadable or incomplete manifest）：{type(exc).__name__}: {exc}")
+        return v
 
     on_disk = {str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file()} - {"manifest.json"}
     for rel, digest in sorted(m.get("outputs", {}).items()):
@@ -68,11 +73,18 @@ def verify(bundle: str | Path) -> Verification:
 
     p = stages.RunParams(county=params["county"], year=int(params["year"]), framework=fw_id, raw_dir=str(bundle / "evidence"),
                          out_dir=str(bundle.parents[1]), period=params.get("period"), bundle_dir=str(bundle))
-    recomputed, _ = stages.compute(fw, stages.load_evidence(p), stages._period(fw, p), stages.load_adjustments(p))
+    try:  # a bundle whose evidence was deleted or damaged is a finding, not a crash
+        recomputed, _ = stages.compute(fw, stages.load_evidence(p), stages._period(fw, p), stages.load_adjustments(p))
+    except Exception as exc:
+        v.differences.append(f"无法由运行包的证据重新计算得分（cannot recompute the scores from the bundle's evidence）：{type(exc).__name__}: {exc}")
+        return v
     with tempfile.TemporaryDirectory() as tmp:
         stages.write_scores(recomputed, Path(tmp))
         for name in ("unit_scores.csv", "indicator_scores.csv", "line_items.csv", "scores.xlsx"):
             v.checked.append(f"recomputed {name}")
-            if sha256_file(Path(tmp) / name) != sha256_file(bundle / "scores" / name):
+            published = bundle / "scores" / name
+            if not published.is_file():
+                continue  # reported above as missing
+            if sha256_file(Path(tmp) / name) != sha256_file(published):
                 v.differences.append(f"scores/{name}：由运行包证据重新计算的结果与发布的不同（recomputed from the bundle's evidence, it differs）")
     return v

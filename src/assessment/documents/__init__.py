@@ -13,15 +13,18 @@ from typing import Any
 
 import pandas as pd
 
+from . import annexes, quarterly
 from .charts import chart_pngs, write_charts
+from .docformat import to_bytes
 from .notices import write_notices
 from .notification import build_notification, notification_title
-from .office import OfficeError, fixed_time, load_office, merged
+from .office import OfficeError, fixed_time, load_office, office_for
+from .quarterly import build_quarterly
 from .reproducible import write_package
-from .docformat import to_bytes
-from .workbook import write_workbook
+from .workbook import components_sheet, write_workbook
 
-__all__ = ["write_reports", "load_office", "build_notification", "notification_title", "OfficeError"]
+__all__ = ["write_reports", "load_office", "office_for", "build_notification", "build_quarterly", "notification_title",
+           "OfficeError"]
 
 REQUIRED = {
     "unit_scores": ["unit_id", "unit_name", "unit_group", "total", "grade", "rank", "vetoed", "veto_reasons"],
@@ -52,13 +55,20 @@ def _stem(fw: Any, period: str | None) -> str:
 
 def write_reports(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataFrame, line_items: pd.DataFrame,
                   events: pd.DataFrame | None, out_dir: Path, office: dict | None = None,
-                  previous: pd.DataFrame | None = None, period: str | None = None) -> dict[str, Path]:
+                  previous: pd.DataFrame | None = None, period: str | None = None, *,
+                  facts: pd.DataFrame | None = None, comparison: pd.DataFrame | None = None,
+                  appeals: pd.DataFrame | None = None, components: list[dict] | None = None) -> dict[str, Path]:
     """Write the notification, workbook, notices and charts into `out_dir`; returns name → path.
 
     Names: "notification", "workbook", "chart_grades", "chart_groups", "notice:<unit_id>".
-    `office` is laid over templates/office.yaml, so a partial dict overrides single settings."""
+    `office` is laid over templates/office.yaml (and its entries for the framework's jurisdiction
+    and id), so a partial dict overrides single settings. A quarterly framework (`fw.period ==
+    "quarter"`) gets the 季度通报, whose numeric targets are read from `facts` where given.
+    Optional annexes (None: not shown), each an attachment page and a workbook sheet:
+    `comparison` (years side by side), `appeals` (复核), `components` (a combined result: one
+    column of `unit_scores` per component id, shown beside the combined total)."""
     out_dir = Path(out_dir)
-    office = merged(load_office(), office)
+    office = office_for(fw, office)
     if period is not None and re.fullmatch(r"\d{4}", str(period).strip()):
         period = None  # a whole year ('2023', as scoring labels it) is the annual document
     units = _check("unit_scores", unit_scores)
@@ -74,14 +84,35 @@ def write_reports(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataF
     if events is not None:
         events = events.copy()
         events["event_id"] = events["event_id"].astype(str)
+    if components:
+        missing = [str(c.get("id")) for c in components if c.get("id") not in units]
+        if missing:
+            raise ValueError(f"unit_scores 缺少分项得分列 / is missing component columns: {', '.join(missing)}")
+    if comparison is not None:
+        comparison = annexes.check_columns("comparison", comparison, annexes.COMPARISON_COLUMNS)
+    if appeals is not None:
+        appeals = annexes.check_columns("appeals", appeals, annexes.APPEAL_COLUMNS)
     when = fixed_time(fw, office)
     stem = _stem(fw, period)
 
     pngs = chart_pngs(fw, units, office, period)
-    doc = build_notification(fw, units, indicators, lines, office, previous, period, list(pngs.values()))
+    sheets: list = []
+    if getattr(fw, "period", "year") == "quarter":
+        doc = build_quarterly(fw, units, indicators, lines, office, period, facts, list(pngs.values()),
+                              comparison=comparison, appeals=appeals)
+        sheets.append(quarterly.task_sheet(quarterly.task_states(fw, units, indicators, lines, facts, office, period)))
+    else:
+        doc = build_notification(fw, units, indicators, lines, office, previous, period, list(pngs.values()),
+                                 comparison=comparison, appeals=appeals, components=components)
+    if components:
+        sheets.append(components_sheet(fw, units, components))
+    if comparison is not None:
+        sheets.append(annexes.comparison_sheet(comparison))
+    if appeals is not None:
+        sheets.append(annexes.appeals_sheet(fw, appeals, office))
     paths: dict[str, Path] = {
         "notification": write_package(out_dir / f"通报-{stem}.docx", to_bytes(doc), when),
-        "workbook": write_workbook(fw, units, indicators, lines, out_dir / f"考评结果-{stem}.xlsx", when),
+        "workbook": write_workbook(fw, units, indicators, lines, out_dir / f"考评结果-{stem}.xlsx", when, sheets),
     }
     paths.update(write_charts(fw, units, out_dir / "charts", office, period, pngs))
     for unit_id, path in write_notices(fw, units, lines, events, out_dir / "notices", office, period).items():

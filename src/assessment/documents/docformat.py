@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape
 
 from docx import Document
 from docx.document import Document as DocumentObject
-from docx.enum.section import WD_SECTION
+from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import parse_xml
@@ -152,6 +152,37 @@ def _page_setup(section) -> None:
     grid.set(qn("w:charSpace"), str(CHAR_SPACE))
     for attr in list(sect.attrib):  # rsid attributes copied from the default template
         del sect.attrib[attr]
+
+
+# A landscape page for a wide attachment table (GB/T 9704-2012 10.1: a table may run across the
+# page; its head faces the binding edge on odd pages): the portrait text block turned, 225 × 156 mm.
+LANDSCAPE_MARGINS_MM = {"top": 28, "bottom": 26, "left": 35, "right": 37}
+LANDSCAPE_TEXT_WIDTH_MM = PAGE_HEIGHT_MM - LANDSCAPE_MARGINS_MM["left"] - LANDSCAPE_MARGINS_MM["right"]  # 225
+LANDSCAPE_FOOTER_DISTANCE_MM = 13  # the page number about 7 mm below the turned text block
+
+
+def start_section(w: "Writer", landscape: bool) -> None:
+    """Everything written after this goes on a new page in a new section, landscape or portrait;
+    page numbers continue (the footers are linked)."""
+    w.doc.add_section(WD_SECTION.NEW_PAGE)
+    breaker = w.doc.paragraphs[-1]  # holds the previous section's sectPr: one hair high, so no blank page
+    breaker.style = w.doc.styles["版记"]
+    breaker.paragraph_format.line_spacing = Pt(1)
+    section = w.doc.sections[-1]
+    if landscape:
+        section.orientation = WD_ORIENT.LANDSCAPE
+        section.page_width, section.page_height = Mm(PAGE_HEIGHT_MM), Mm(PAGE_WIDTH_MM)
+        m = LANDSCAPE_MARGINS_MM
+        section.top_margin, section.bottom_margin = Mm(m["top"]), Mm(m["bottom"])
+        section.left_margin, section.right_margin = Mm(m["left"]), Mm(m["right"])
+        section.footer_distance = Mm(LANDSCAPE_FOOTER_DISTANCE_MM)
+    else:
+        section.orientation = WD_ORIENT.PORTRAIT
+        _page_setup(section)
+
+
+def is_landscape(w: "Writer") -> bool:
+    return w.doc.sections[-1].orientation == WD_ORIENT.LANDSCAPE
 
 
 def _setup_defaults(doc: DocumentObject, fonts: Fonts) -> None:
@@ -356,41 +387,68 @@ def red_header(w: Writer, mark: str, doc_number: str | None, color: str) -> None
 
 def signature(w: Writer, name: str, when: str, seal: bool) -> None:
     """署名 and 成文日期 (GB/T 9704 7.3.5): with a seal the date is 4 characters in from the right
-    and the name centred on it; without, the name 2 in and the date 2 further right than the name."""
+    and the name centred on it; without, the name 2 in and the date 2 further right than the name.
+    They keep together with what precedes them (the 附件说明 and the last lines of the body), so
+    the date never stands alone on a page."""
     name_w, date_w = text_width_chars(name), text_width_chars(when)
     if seal:
-        w.blank(2)
+        blanks = 2
         date_right = 4.0
         name_right = max(0.0, date_right + (date_w - name_w) / 2)
     else:
-        w.blank(1)
+        blanks = 1
         name_right = 2.0
         date_right = max(0.0, name_right + name_w - 2 - date_w)
-    w.indent_right(w.para(name, "GwFlush"), name_right)
+    keep_previous_with_next(w)
+    for _ in range(blanks):
+        w.para("", "GwFlush").paragraph_format.keep_with_next = True
+    p = w.para(name, "GwFlush")
+    w.indent_right(p, name_right)
+    p.paragraph_format.keep_with_next = True
     w.indent_right(w.para(when, "GwFlush"), date_right)
 
 
-def cell_xml(text: str, width: int, style: str, font: str, align: str = "center") -> str:
-    """One table cell with its width, style and the font named in every slot of its runs."""
-    lines = escape(text).split("\n")
-    runs = '<w:br/>'.join(f'<w:t xml:space="preserve">{line}</w:t>' for line in lines)
+def keep_previous_with_next(w: Writer, n: int = 1) -> None:
+    """Keep the last `n` paragraphs written with what comes next."""
+    body = w.doc.element.body
+    paras = [el for el in body.iterchildren(qn("w:p"))][-n:]
+    for el in paras:
+        Paragraph(el, w.doc._body).paragraph_format.keep_with_next = True
+
+
+def cell_xml(text: str | None, width: int, style: str, font: str, align: str = "center", size_pt: float | None = None,
+             merge: str | None = None, keep_next: bool = False) -> str:
+    """One table cell with its width, style and the font named in every slot of its runs.
+
+    `size_pt` overrides the style's size (a wide table in 五号); `merge` is "restart" for the top
+    cell of a vertical merge and "continue" for the cells it covers (their text is ignored)."""
+    vmerge = {"restart": '<w:vMerge w:val="restart"/>', "continue": "<w:vMerge/>"}.get(merge or "", "")
+    size = f'<w:sz w:val="{round(size_pt * 2)}"/><w:szCs w:val="{round(size_pt * 2)}"/>' if size_pt else ""
     jc = "" if align == "center" else f'<w:jc w:val="{align}"/>'
+    keep = "<w:keepNext/>" if keep_next else ""
+    if merge == "continue" or text is None:
+        body = ""
+    else:
+        lines = escape(text).split("\n")
+        runs = '<w:br/>'.join(f'<w:t xml:space="preserve">{line}</w:t>' for line in lines)
+        body = f'<w:r><w:rPr>{rfonts_xml(font)}{size}</w:rPr>{runs}</w:r>'
     return (
-        f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/><w:vAlign w:val="center"/></w:tcPr>'
-        f'<w:p><w:pPr><w:pStyle w:val="{style}"/>{jc}</w:pPr>'
-        f'<w:r><w:rPr>{rfonts_xml(font)}</w:rPr>{runs}</w:r></w:p></w:tc>'
+        f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/>{vmerge}<w:vAlign w:val="center"/></w:tcPr>'
+        f'<w:p><w:pPr><w:pStyle w:val="{style}"/>{keep}{jc}</w:pPr>{body}</w:p></w:tc>'
     )
 
 
-def table_xml(widths_mm: Sequence[float], header: Sequence[str], rows: Iterable[Sequence[str]], fonts: Fonts,
+def table_xml(widths_mm: Sequence[float], header: Sequence[str], rows: Iterable[Sequence[str | None]], fonts: Fonts,
               aligns: Sequence[str] | None = None, border_sz: int = 4, split_rows: bool = False,
-              row_height_mm: float = 7) -> str:
+              row_height_mm: float = 7, size_pt: float | None = None, keep_end: bool = False) -> str:
     """A fixed-layout table as one XML string: built as text, parsed once, fast at 10 000 rows.
 
-    The header row repeats on every page (w:tblHeader); rows never split across pages."""
+    The header row repeats on every page (w:tblHeader); rows never split across pages unless
+    `split_rows`. A cell given as None continues the cell above it (a vertical merge), as a task
+    with several lead units shows its name once."""
     widths = [round(mm * TWIPS_PER_MM) for mm in widths_mm]
     aligns = list(aligns or ["center"] * len(widths))
-    head = "".join(cell_xml(h, wd, "GwTableHeader", fonts.table_header) for h, wd in zip(header, widths))
+    head = "".join(cell_xml(h, wd, "GwTableHeader", fonts.table_header, size_pt=size_pt) for h, wd in zip(header, widths))
     out = [
         f'<w:tbl {nsdecls("w")}><w:tblPr><w:tblW w:w="{sum(widths)}" w:type="dxa"/><w:jc w:val="center"/>'
         '<w:tblBorders>'
@@ -406,12 +464,92 @@ def table_xml(widths_mm: Sequence[float], header: Sequence[str], rows: Iterable[
     body_font = fonts.table
     tr = "<w:tr><w:trPr>" + ("" if split_rows else "<w:cantSplit/>") + \
         f'<w:trHeight w:val="{round(row_height_mm * TWIPS_PER_MM)}" w:hRule="atLeast"/></w:trPr>'
-    for row in rows:
+    rows = list(rows)
+    for i, row in enumerate(rows):
         out.append(tr)
-        out.extend(cell_xml(str(v), wd, "GwTable", body_font, al) for v, wd, al in zip(row, widths, aligns))
+        below = rows[i + 1] if i + 1 < len(rows) else None
+        keep = (below is not None and any(v is None for v in below)) or (below is None and keep_end)
+        for j, (v, wd, al) in enumerate(zip(row, widths, aligns)):
+            if v is None:
+                merge = "continue"
+            elif below is not None and j < len(below) and below[j] is None:
+                merge = "restart"
+            else:
+                merge = None
+            out.append(cell_xml(None if v is None else str(v), wd, "GwTable", body_font, al, size_pt, merge, keep))
         out.append("</w:tr>")
     out.append("</w:tbl>")
     return "".join(out)
+
+
+# ---- fitting a table to the page ----------------------------------------------------------
+
+PT_MM = 25.4 / 72
+CELL_PAD_MM = 2.6  # cell margins (2 × 1 mm) and a little air
+HEADER_WRAP_CHARS = 4.0  # a long header line wraps; a short one (“（30分）”) must not
+
+
+def printed_width(text: str) -> float:
+    """Width in characters as a CJK font prints it: ASCII a little over ½, everything else 1
+    (full-width punctuation, circled numbers, arrows and CJK alike), plus the ¼ character Word and
+    LibreOffice put between Asian and Latin text."""
+    width, last = 0.0, None
+    for c in text:
+        latin = ord(c) < 0x2000
+        width += 0.56 if latin else 1.0
+        if last is not None and latin != last and not c.isspace():
+            width += 0.25
+        last = latin
+    return width
+
+
+def natural_width_mm(texts: Iterable[str | None], size_pt: float, header: bool = False) -> float:
+    """The width the longest line of any text needs; a header line longer than 5½ characters may
+    wrap to HEADER_WRAP_CHARS."""
+    def need(line: str) -> float:
+        w = printed_width(line)
+        return min(w, HEADER_WRAP_CHARS) if header and w > 5.5 else w
+
+    widest = max((need(line) for t in texts if t for line in str(t).split("\n")), default=1.0)
+    return widest * size_pt * PT_MM + CELL_PAD_MM
+
+
+def fit_widths(header: Sequence[str], rows: Sequence[Sequence[str | None]], size_pt: float, text_mm: float,
+               flex: Sequence[int], min_flex_chars: float = 4.0, comfortable_chars: float | None = None) -> list[float] | None:
+    """Column widths (mm) that fill `text_mm`: every column at its natural width except the `flex`
+    columns (names, reasons), which wrap and share what is left. A flex column may not be narrower
+    than `min_flex_chars` characters, or — with `comfortable_chars` — than its own text or that many
+    characters, whichever is less. None when the table does not fit so."""
+    cols = range(len(header))
+    natural = [max(natural_width_mm([header[c]], size_pt, header=True), natural_width_mm([r[c] for r in rows], size_pt))
+               for c in cols]
+    char_mm = size_pt * PT_MM
+    floors = {c: (min(natural[c], comfortable_chars * char_mm + CELL_PAD_MM) if comfortable_chars
+                  else min_flex_chars * char_mm + CELL_PAD_MM) for c in flex}
+    fixed = sum(natural[c] for c in cols if c not in flex)
+    left = text_mm - fixed
+    if left < sum(floors.values()) - 1e-6:
+        return None
+    widths = list(natural)
+    if flex:
+        for c, w in zip(flex, _share(left, [natural[c] for c in flex], [floors[c] for c in flex])):
+            widths[c] = w
+    spare = text_mm - sum(widths)
+    if spare > 1e-6:  # a wide page: spread the rest over the other columns
+        others = [c for c in cols if c not in flex] or list(cols)
+        for c in others:
+            widths[c] += spare / len(others)
+    return [round(w, 2) for w in widths]
+
+
+def _share(total: float, wants: list[float], floors: list[float]) -> list[float]:
+    """Split `total` over columns wanting `wants`: each gets at most what it wants, at least its floor."""
+    if sum(wants) <= total:
+        return wants
+    rest = total - sum(floors)
+    need = [max(0.0, w - f) for w, f in zip(wants, floors)]
+    scale = rest / sum(need) if sum(need) else 0
+    return [f + x * scale for f, x in zip(floors, need)]
 
 
 def imprint(w: Writer, cc: str | None, cc_label: str, printer: str, printed: str) -> None:
@@ -426,6 +564,9 @@ def imprint(w: Writer, cc: str | None, cc_label: str, printer: str, printed: str
     breaker.style = w.doc.styles["版记"]
     breaker.paragraph_format.line_spacing = Pt(1)
     section = w.doc.sections[-1]
+    if section.orientation == WD_ORIENT.LANDSCAPE:  # after a landscape attachment table
+        section.orientation = WD_ORIENT.PORTRAIT
+        _page_setup(section)
     section.footer_distance = Mm(MARGINS_MM["bottom"])
     xml = imprint_xml(w.fonts.body, cc, cc_label, printer, printed)
     for footer in (section.footer, section.even_page_footer):

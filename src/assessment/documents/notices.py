@@ -89,7 +89,7 @@ class NoticeWriter:
         w.blank(1)
         w.para(f"{unit.unit_name}：", "GwFlush")
         if bool(unit.vetoed):
-            w.para(fill(cfg["opening_vetoed"], ctx, reasons=summary.veto_reason_text(self.fw, unit.veto_reasons),
+            w.para(fill(cfg["opening_vetoed"], ctx, reasons=summary.quoted(summary.veto_reason_text(self.fw, unit.veto_reasons)),
                         grade=unit.grade))
         else:
             w.para(fill(cfg["opening_scored"], ctx, total=fmt(unit.total), group=unit.unit_group,

@@ -1,76 +1,97 @@
-"""The 通报: 版头, title, body written from the scores, signature, the score-table attachment, 版记."""
+"""The 通报: 版头, title, body written from the scores, signature, the score-table attachment and
+the optional annexes (charts, years side by side, 复核), 版记."""
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from docx.document import Document as DocumentObject
 from docx.shared import Mm, Twips
 
+from . import annexes as extra
 from . import summary
 from .docformat import (
     CHAR_TWIPS, TEXT_WIDTH_MM, Fonts, Writer, chinese_numeral, imprint, new_document, red_header, set_core, signature,
-    table_xml, text_width_chars,
+    text_width_chars,
 )
+from .layout import Annex, annex_note, annex_ref, open_annex, render_annexes, table_layout
 from .office import context, doc_number, fill, fill_keep_lines, fixed_time, fmt
 
 
-def notification_title(fw: Any, office: dict, period: str | None, n_units: int = 0) -> str:
-    return fill(office["title"], context(fw, office, period, n_units))
+def notification_title(fw: Any, office: dict, period: str | None, n_units: int = 0,
+                       components: list[dict] | None = None) -> str:
+    pattern = office["combined"]["title"] if components else office["title"]
+    return fill(pattern, context(fw, office, period, n_units))
+
+
+def component_label(c: dict) -> tuple[str, str]:
+    """(title, weight in percent as printed) of one component of a combined result."""
+    w = float(c.get("weight", 0) or 0)
+    return str(c.get("title") or c["id"]), fmt(w * 100 if w <= 1 else w)
+
+
+def combined_context(ctx: dict, components: list[dict] | None, office: dict) -> dict:
+    if not components:
+        return ctx
+    parts = [fill(office["combined"]["component"], ctx, title=t, weight=w) for t, w in map(component_label, components)]
+    return {**ctx, "components": "、".join(parts), "n_components": len(components)}
 
 
 def build_notification(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataFrame,
                        line_items: pd.DataFrame, office: dict, previous: pd.DataFrame | None = None,
-                       period: str | None = None, charts: list[bytes] | None = None) -> DocumentObject:
+                       period: str | None = None, charts: list[bytes] | None = None, *,
+                       comparison: pd.DataFrame | None = None, appeals: pd.DataFrame | None = None,
+                       components: list[dict] | None = None) -> DocumentObject:
     """The whole notification as a python-docx Document (not yet saved).
 
-    `charts` (PNG bytes) become a second attachment when the office sets attachment.include_charts."""
+    `charts` (PNG bytes) become an attachment when the office sets attachment.include_charts;
+    `comparison` and `appeals` add their annexes; `components` make it a combined result whose
+    score table shows each component's total beside the combined one."""
     fonts = Fonts.from_office(office)
     doc = new_document(fonts, office.get("mark_size_pt", 36), office.get("mark_color", "FF0000"))
     w = Writer(doc, fonts)
-    ctx = context(fw, office, period, len(unit_scores))
-    title = fill(office["title"], ctx)
+    ctx = combined_context(context(fw, office, period, len(unit_scores)), components, office)
+    cfg = office["combined"] if components else office
+    title = fill(cfg["title"], ctx)
     red_header(w, office["mark"], doc_number(fw, office), office.get("mark_color", "FF0000"))
     w.blank(2)
     w.para(title, "GwTitle")
     w.blank(1)
     w.para(fill(office["recipients"], ctx).rstrip("：:") + "：", "GwFlush")
-    w.para(fill(office["opening"], ctx))
+    w.para(fill(cfg["opening"], ctx))
+
+    annex = office["attachment"]
+    annexes = [score_annex(fw, unit_scores, indicator_scores, office, ctx, components)]
+    if annex.get("include_charts") and charts:
+        charts_title = fill(annex["charts_title"], ctx)
+        annexes.append(Annex(charts_title, lambda w_, label, t: chart_attachment(w_, charts, label, t), "charts"))
+    if comparison is not None:
+        annexes.append(extra.comparison_annex(fw, comparison, office, ctx))
+    if appeals is not None:
+        annexes.append(extra.appeals_annex(fw, appeals, office, ctx))
+    label = annex.get("label", "附件")
 
     heads = office["headings"]
     w.heading(f"一、{heads['overview']}", 1)
-    _overview(w, fw, unit_scores, previous, office, ctx)
+    more = extra.comparison_sentence(fw, comparison, office, ctx, annex_ref(annexes, "comparison", label)) \
+        if comparison is not None and len(comparison) else ""
+    _overview(w, fw, unit_scores, previous, office, ctx, more)
     w.heading(f"二、{heads['results']}", 1)
-    _results(w, fw, unit_scores, office, ctx)
+    n_sub = _results(w, fw, unit_scores, office, ctx)
+    if appeals is not None and len(appeals):
+        w.heading(f"（{chinese_numeral(n_sub + 1)}）{heads['appeals']}", 2)
+        w.para(extra.appeals_sentence(appeals, office, ctx, annex_ref(annexes, "appeals", label)))
     w.heading(f"三、{heads['problems']}", 1)
     _problems(w, fw, unit_scores, line_items, office, ctx)
     w.heading(f"四、{heads['requirements']}", 1)
-    for i, item in enumerate(office.get("requirements") or [], start=1):
-        lead = f"（{chinese_numeral(i)}）{fill(item['heading'], ctx)}"
-        if lead.endswith("。"):  # a run-in heading: 楷体 lead, body text in the same paragraph
-            w.lead_para(lead, fill(item["text"], ctx))
-        else:
-            w.heading(lead, 2)
-            w.para(fill(item["text"], ctx))
+    requirements(w, office.get("requirements") or [], ctx)
 
-    annex = office["attachment"]
-    annex_title = fill(annex["title"], ctx)
-    with_charts = bool(annex.get("include_charts")) and bool(charts)
-    w.blank(1)
-    if with_charts:
-        charts_title = fill(annex["charts_title"], ctx)
-        first = w.para(fill(annex["note"], ctx, attachment_title=f"1.{annex_title}"))
-        second = w.para(f"2.{charts_title}")
-        _hang_under(first, second, fill(annex["note"], ctx, attachment_title=""))
-    else:
-        w.para(fill(annex["note"], ctx, attachment_title=annex_title))
+    annex_note(w, annexes, lambda t: fill(annex["note"], ctx, attachment_title=t))
     signature(w, office.get("signature") or office["issuer"], ctx["date_text"], bool(office.get("seal", True)))
-
-    attachment(w, fw, unit_scores, indicator_scores, office, ctx, annex_title, "1" if with_charts else "")
-    if with_charts:
-        chart_attachment(w, charts, annex.get("label", "附件") + "2", charts_title)
+    render_annexes(w, annexes, label)
 
     imp = office.get("imprint") or {}
     imprint(w, fill(imp["cc"], ctx) if imp.get("cc") else None, imp.get("cc_label", "抄送："),
@@ -79,7 +100,19 @@ def build_notification(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.
     return doc
 
 
-def _overview(w: Writer, fw: Any, units: pd.DataFrame, previous: pd.DataFrame | None, office: dict, ctx: dict) -> None:
+def requirements(w: Writer, items: list[dict], ctx: dict) -> None:
+    """四、工作要求: （一）（二）… each a run-in heading (ending 。) or a heading line and a paragraph."""
+    for i, item in enumerate(items, start=1):
+        lead = f"（{chinese_numeral(i)}）{fill(item['heading'], ctx)}"
+        if lead.endswith("。"):  # a run-in heading: 楷体 lead, body text in the same paragraph
+            w.lead_para(lead, fill(item["text"], ctx))
+        else:
+            w.heading(lead, 2)
+            w.para(fill(item["text"], ctx))
+
+
+def _overview(w: Writer, fw: Any, units: pd.DataFrame, previous: pd.DataFrame | None, office: dict, ctx: dict,
+              more: str = "") -> None:
     o = office["overview"]
     ov = summary.overview(fw, units)
     group_counts = "、".join(fill(o["group_count"], ctx, group=g, n=n) for g, n in ov.group_counts.items())
@@ -96,7 +129,7 @@ def _overview(w: Writer, fw: Any, units: pd.DataFrame, previous: pd.DataFrame | 
         text += "，".join(best) + "。"
     if previous is not None and len(previous):
         text += _change(fw, ov, summary.overview(fw, previous), o, ctx)
-    w.para(text)
+    w.para(text + more)
 
 
 def _change(fw: Any, now: summary.Overview, before: summary.Overview, o: dict, ctx: dict) -> str:
@@ -130,7 +163,8 @@ def _unit_label(r: Any, o: dict, r_cfg: dict, ctx: dict) -> str:
     return fill(o["unit_score"], ctx, unit=r.unit_name, score=fmt(r.total))
 
 
-def _results(w: Writer, fw: Any, units: pd.DataFrame, office: dict, ctx: dict) -> None:
+def _results(w: Writer, fw: Any, units: pd.DataFrame, office: dict, ctx: dict) -> int:
+    """二、考评结果 by unit group and grade, then praise and criticism; returns the （n） used."""
     r_cfg, o = office["results"], office["overview"]
     n_sub = 0
     for group in summary.groups_of(fw, units):
@@ -148,7 +182,7 @@ def _results(w: Writer, fw: Any, units: pd.DataFrame, office: dict, ctx: dict) -
     commend = ordered[ordered["grade"].isin(r_cfg.get("commend_grades") or [])]
     criticise = ordered[ordered["grade"].isin(r_cfg.get("criticise_grades") or []) | ordered["vetoed"].astype(bool)]
     if commend.empty and criticise.empty:
-        return
+        return n_sub
     n_sub += 1
     w.heading(f"（{chinese_numeral(n_sub)}）{office['headings']['praise']}", 2)
     if not commend.empty:
@@ -160,9 +194,10 @@ def _results(w: Writer, fw: Any, units: pd.DataFrame, office: dict, ctx: dict) -
         vetoed = criticise[criticise["vetoed"].astype(bool)]
         if not vetoed.empty:
             reasons = "；".join(fill(r_cfg["veto_reason"], ctx, unit=r.unit_name,
-                                    reason=summary.veto_reason_text(fw, r.veto_reasons)) for r in vetoed.itertuples())
+                                    reason=summary.quoted(summary.veto_reason_text(fw, r.veto_reasons))) for r in vetoed.itertuples())
             text += fill(r_cfg["veto_intro"], ctx) + reasons + "。"
         w.para(text)
+    return n_sub
 
 
 def _problems(w: Writer, fw: Any, units: pd.DataFrame, line_items: pd.DataFrame, office: dict, ctx: dict) -> None:
@@ -183,80 +218,148 @@ def _problems(w: Writer, fw: Any, units: pd.DataFrame, line_items: pd.DataFrame,
                     units=unit_text))
 
 
-def attachment_rows(fw: Any, units: pd.DataFrame, indicator_scores: pd.DataFrame, office: dict,
-                    columns: list[tuple[str, str, float]], extra: list[str]) -> dict[str, list[list[str]]]:
-    """The attachment's cells as text, per unit group in display order."""
+@dataclass(frozen=True)
+class ScoreColumn:
+    """A sub-score column of the score table: its header and each unit's value (NaN: not scored)."""
+
+    header: str
+    values: pd.Series  # indexed by unit_id
+    kind: str = "score"  # score (an indicator or component) | maximum | extra (bonus, penalty)
+    narrow: str | None = None  # the header where the table is short of room (“30分” for “（30分）”)
+
+
+def score_columns(fw: Any, units: pd.DataFrame, indicator_scores: pd.DataFrame, office: dict, ctx: dict,
+                  components: list[dict] | None = None) -> list[ScoreColumn]:
+    """The table's sub-score columns: the components of a combined result, else the 一级 indicators
+    (NaN where an indicator does not apply to the unit), then the applicable maximum where the
+    framework normalises and the maxima differ, then bonus and penalty where any unit has them."""
+    cols_cfg = office["attachment"]["columns"]
+    ids = units["unit_id"]
+    out: list[ScoreColumn] = []
+    if components:
+        for c in components:
+            t, weight = component_label(c)
+            values = units.set_index("unit_id")[c["id"]] if c["id"] in units else pd.Series(float("nan"), index=ids)
+            out.append(ScoreColumn(fill_keep_lines(cols_cfg["component"], ctx, title=t, weight=weight), values, "score",
+                                   fill_keep_lines(cols_cfg.get("component_narrow") or cols_cfg["component"], ctx,
+                                                   title=t, weight=weight)))
+    else:
+        top = indicator_scores[indicator_scores["depth"] == 1]
+        columns = summary.top_level_columns(fw, indicator_scores) if hasattr(fw, "top_level") else []
+        wide = top.pivot_table(index="unit_id", columns="indicator", values="score", aggfunc="first", dropna=False)
+        for code, name, points in columns:
+            values = wide[code] if code in wide else pd.Series(dtype=float)
+            out.append(ScoreColumn(fill_keep_lines(cols_cfg["indicator"], ctx, name=name, points=fmt(points)), values, "score",
+                                   fill_keep_lines(cols_cfg.get("indicator_narrow") or cols_cfg["indicator"], ctx,
+                                                   name=name, points=fmt(points))))
+        maxima = applicable_maxima(fw, indicator_scores, [c for c, _, _ in columns])
+        if maxima is not None:
+            out.append(ScoreColumn(cols_cfg["maximum"], maxima, "maximum"))
+    for col in ("bonus", "penalty"):
+        if col in units and pd.to_numeric(units[col], errors="coerce").fillna(0).ne(0).any():
+            out.append(ScoreColumn(cols_cfg[col], units.set_index("unit_id")[col], "extra"))
+    return out
+
+
+def applicable_maxima(fw: Any, indicator_scores: pd.DataFrame, codes: list[str]) -> pd.Series | None:
+    """Each unit's applicable maximum over the 一级 columns, where the framework normalises totals
+    and the maxima differ between units (or from the normalised scale); else None."""
+    scale = getattr(fw, "normalise_to", None)
+    if not scale or not codes:
+        return None
+    top = indicator_scores[(indicator_scores["depth"] == 1) & indicator_scores["indicator"].isin(codes)]
+    maxima = pd.to_numeric(top["points"], errors="coerce").groupby(top["unit_id"]).sum().round(2)
+    if maxima.empty or (maxima.nunique() == 1 and abs(float(maxima.iloc[0]) - float(scale)) < 1e-9):
+        return None
+    return maxima
+
+
+def score_table(fw: Any, units: pd.DataFrame, indicator_scores: pd.DataFrame, office: dict, ctx: dict,
+                components: list[dict] | None = None
+                ) -> tuple[list[str], list[str], dict[str, list[list[str]]], list[str]]:
+    """The attachment's header (and its narrow form), cells per unit group (display order) and
+    notes, as printed."""
     annex = office["attachment"]
+    cols = annex["columns"]
     mark = annex.get("vetoed_mark", "*")
-    top = indicator_scores[indicator_scores["depth"] == 1]
-    wide = top.pivot_table(index="unit_id", columns="indicator", values="score", aggfunc="first", dropna=False)
-    out: dict[str, list[list[str]]] = {}
+    sub = score_columns(fw, units, indicator_scores, office, ctx, components)
+    header = [cols["seq"], cols["name"]] + [c.header for c in sub] + [cols["total"], cols["rank"], cols["grade"]]
+    narrow = [cols["seq"], cols["name"]] + [c.narrow or c.header for c in sub] + [cols["total"], cols["rank"], cols["grade"]]
+    rows: dict[str, list[list[str]]] = {}
+    not_applicable = False
     for group in summary.groups_of(fw, units):
         members = summary.table_order(units[units["unit_group"] == group])
         if members.empty:
             continue
-        sub = wide.reindex(index=members["unit_id"], columns=[c for c, _, _ in columns])
-        rows = []
-        for seq, (r, scores) in enumerate(zip(members.itertuples(), sub.itertuples(index=False)), start=1):
+        group_rows = []
+        for seq, r in enumerate(members.itertuples(), start=1):
             vetoed = bool(r.vetoed)
             cells = [str(seq), str(r.unit_name)]
-            cells += ["—" if vetoed else fmt(s) for s in scores]
-            cells += ["—" if vetoed else fmt(getattr(r, col)) for col in extra]
+            for c in sub:
+                value = c.values.get(r.unit_id, float("nan"))
+                if c.kind == "score" and not vetoed and pd.isna(value):
+                    not_applicable = True  # the unit is not responsible for this indicator
+                cells.append(fmt(value) if (c.kind == "maximum" or not vetoed) else "—")
             cells += [fmt(r.total), str(int(r.rank)) if pd.notna(r.rank) else "—",
                       f"{r.grade}{mark}" if vetoed else str(r.grade)]
-            rows.append(cells)
-        out[group] = rows
-    return out
+            group_rows.append(cells)
+        rows[group] = group_rows
+    notes = []
+    if not_applicable:
+        notes.append(fill(annex["not_applicable_note"], ctx))
+    if any(c.kind == "maximum" for c in sub):
+        extras = fill(annex["extras_clause"], ctx) if any(c.kind == "extra" for c in sub) else ""
+        notes.append(fill(annex["normalise_note"], ctx, scale=fmt(getattr(fw, "normalise_to", 100)), extras=extras))
+    if components:
+        weights = "＋".join(fill(office["combined"]["weighted"], ctx, title=t, weight=w)
+                           for t, w in map(component_label, components))
+        notes.append(fill(office["combined"]["note"], ctx, weights=weights))
+    if any(r[-1].endswith(mark) for group_rows in rows.values() for r in group_rows):
+        notes.append(fill(annex["vetoed_note"], ctx))
+    return header, narrow, rows, notes
 
 
-def _hang_under(first: Any, second: Any, label: str) -> None:
-    """附件说明 with several attachments: "2." lines up under "1."."""
-    indent = round((2 + text_width_chars(label)) * CHAR_TWIPS)
-    second.paragraph_format.first_line_indent = 0
-    second.paragraph_format.left_indent = Twips(indent)
+def write_notes(w: Writer, notes: list[str], label: str = "注：") -> None:
+    """注：one note, or 注：1.… with the later ones aligned under the first."""
+    notes = [n[len(label):] if n.startswith(label) else n for n in notes]
+    if len(notes) == 1:
+        w.para(label + notes[0], "GwFlush")
+        return
+    for i, note in enumerate(notes, start=1):
+        p = w.para((label if i == 1 else "") + f"{i}.{note}", "GwFlush")
+        p.paragraph_format.left_indent = Twips(round(text_width_chars(label) * CHAR_TWIPS))
+        p.paragraph_format.first_line_indent = Twips(-round(text_width_chars(label) * CHAR_TWIPS)) if i == 1 else 0
+
+
+def score_annex(fw: Any, units: pd.DataFrame, indicator_scores: pd.DataFrame, office: dict, ctx: dict,
+                components: list[dict] | None = None) -> Annex:
+    """The score table per unit group: the notification's first attachment."""
+    annex = office["attachment"]
+    title = fill(office["combined"]["attachment_title"] if components else annex["title"], ctx)
+
+    def render(w: Writer, label: str, title_: str) -> None:
+        header, narrow, rows, notes = score_table(fw, units, indicator_scores, office, ctx, components)
+        everything = [r for group_rows in rows.values() for r in group_rows]
+        layout = table_layout(header, everything, flex=[1], narrow_header=narrow)
+        open_annex(w, label, title_, layout.landscape)
+        aligns = ["center", "left"] + ["center"] * (len(header) - 2)
+        for i, (group, group_rows) in enumerate(rows.items(), start=1):
+            if len(rows) > 1:
+                w.para(fill(annex["group_heading"], ctx, n=chinese_numeral(i), group=group), "GwAnnexLabel")
+            w.table(layout.xml(w, group_rows, aligns, keep_end=bool(notes) and i == len(rows)))
+            if i < len(rows):
+                w.blank(1)
+        if notes:
+            write_notes(w, notes, annex.get("note_label", "注："))
+
+    return Annex(title, render, "scores")
 
 
 def chart_attachment(w: Writer, charts: list[bytes], label_text: str, title: str) -> None:
     """The charts as a further attachment, each as wide as the text block."""
-    label = w.para(label_text, "GwAnnexLabel")
-    w.page_break_before(label)
-    w.blank(1)
-    w.para(title, "GwTitle")
-    w.blank(1)
+    open_annex(w, label_text, title, False)
     for png in charts:
         p = w.para("", "GwTable")
         p.paragraph_format.line_spacing = 1.0  # auto: an exact line height would clip the picture
         p.add_run().add_picture(io.BytesIO(png), width=Mm(TEXT_WIDTH_MM - 6))
         w.blank(1)
-
-
-def attachment(w: Writer, fw: Any, units: pd.DataFrame, indicator_scores: pd.DataFrame, office: dict,
-               ctx: dict, annex_title: str, number: str = "") -> None:
-    """附件 on a new page: label flush left, title centred on line 3, one table per unit group."""
-    annex = office["attachment"]
-    cols = annex["columns"]
-    label = w.para(annex.get("label", "附件") + number, "GwAnnexLabel")
-    w.page_break_before(label)
-    w.blank(1)
-    w.para(annex_title, "GwTitle")
-    w.blank(1)
-    columns = summary.top_level_columns(fw, indicator_scores)
-    extra = [c for c in ("bonus", "penalty") if c in units and units[c].fillna(0).ne(0).any()]
-    header = [cols["seq"], cols["name"]]
-    header += [fill_keep_lines(cols["indicator"], ctx, name=n, points=fmt(p)) for _, n, p in columns]
-    header += [cols[c] for c in extra] + [cols["total"], cols["rank"], cols["grade"]]
-    n_scores = len(columns) + len(extra)
-    fixed = {"seq": 11.0, "total": 15.0, "rank": 11.0, "grade": 17.0}
-    score_w = max(14.0, min(23.0, (TEXT_WIDTH_MM - sum(fixed.values()) - 38) / max(n_scores, 1)))
-    name_w = TEXT_WIDTH_MM - sum(fixed.values()) - score_w * n_scores
-    widths = [fixed["seq"], name_w] + [score_w] * n_scores + [fixed["total"], fixed["rank"], fixed["grade"]]
-    aligns = ["center", "left"] + ["center"] * (len(widths) - 2)
-    rows = attachment_rows(fw, units, indicator_scores, office, columns, extra)
-    for i, (group, group_rows) in enumerate(rows.items(), start=1):
-        if len(rows) > 1:
-            w.para(fill(annex["group_heading"], ctx, n=chinese_numeral(i), group=group), "GwAnnexLabel")
-        w.table(table_xml(widths, header, group_rows, w.fonts, aligns))
-        if any(r[-1].endswith(annex.get("vetoed_mark", "*")) for r in group_rows):
-            w.para(fill(annex["vetoed_note"], ctx), "GwFlush")
-        if i < len(rows):
-            w.blank(1)

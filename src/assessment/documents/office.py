@@ -30,7 +30,9 @@ def templates_dir() -> Path:
     env = os.environ.get("ASSESSMENT_TEMPLATES")
     if env:
         return Path(env)
-    for start in (Path.cwd(), Path(__file__).resolve()):
+    # the checkout this package runs from comes first: a templates/ folder above some working
+    # directory must not silently replace the office's own settings
+    for start in (Path(__file__).resolve(), Path.cwd()):
         for folder in (start, *start.parents):
             if (folder / "templates" / OFFICE_FILE).is_file():
                 return folder / "templates"
@@ -39,11 +41,10 @@ def templates_dir() -> Path:
 
 def load_office(path: str | Path | None = None) -> dict:
     """Read the office settings; a bare file name is looked up in the templates folder."""
-    if path is None:
-        path = templates_dir() / OFFICE_FILE
-    path = Path(path)
-    if not path.is_absolute() and path.parent == Path("."):
-        path = templates_dir() / path
+    folder = templates_dir().resolve()
+    path = folder / (OFFICE_FILE if path is None else Path(path))
+    if not path.resolve().is_relative_to(folder):  # settings are read only from the templates folder
+        raise OfficeError(f"公文设置只能从模板目录 {folder} 读取：{path} / office settings are read only from the templates folder")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -51,6 +52,21 @@ def load_office(path: str | Path | None = None) -> dict:
     if not isinstance(data, dict):
         raise OfficeError(f"公文设置 {path} 应为键值表 / must be a mapping")
     return data
+
+
+def office_for(fw: Any, override: dict | None = None, base: dict | None = None) -> dict:
+    """The settings for one framework's documents: the office file, then its `jurisdictions`
+    entry for the framework's jurisdiction, then its `frameworks` entry for the framework id, then
+    `override` (a caller's partial dict). One file serves an office that runs several frameworks."""
+    office = load_office() if base is None else base
+    layers = [(office.get("jurisdictions") or {}).get(str(getattr(fw, "jurisdiction", "") or "")),
+              (office.get("frameworks") or {}).get(str(getattr(fw, "id", "") or "")), override]
+    out = {k: v for k, v in office.items() if k not in ("jurisdictions", "frameworks")}
+    for layer in layers:
+        if layer is not None and not isinstance(layer, dict):
+            raise OfficeError("公文设置中 jurisdictions / frameworks 的每一项应为键值表 / each entry must be a mapping")
+        out = merged(out, layer)
+    return out
 
 
 def merged(base: dict, override: dict | None) -> dict:
@@ -112,15 +128,30 @@ def period_label(year: int, period: str | None) -> str:
 
 
 def subject_of(fw: Any, office: dict) -> str:
-    """What was assessed, for titles: the office's wording, else the framework title without
-    the jurisdiction and the word 年度 (the period label carries the year)."""
+    """What was assessed, for titles: the office's wording, else the framework title without the
+    year and the jurisdiction (in either order) and without the word 年度 (the period label carries
+    the year): 厦门市2023年度政府网站与政务新媒体绩效考核 → 政府网站与政务新媒体绩效考核."""
     if office.get("subject"):
         return str(office["subject"])
-    title = str(fw.title)
+    title = str(fw.title).strip()
     jurisdiction = str(getattr(fw, "jurisdiction", "") or "")
-    if jurisdiction and title.startswith(jurisdiction):
-        title = title[len(jurisdiction):]
-    return re.sub(r"^\d{4}年", "", title).replace("年度", "")
+    for _ in range(2):
+        title = re.sub(r"^\d{4}年(度)?", "", title)
+        if jurisdiction and title.startswith(jurisdiction):
+            title = title[len(jurisdiction):]
+    return title.replace("年度", "")
+
+
+TOPIC_TAIL = re.compile(r"(工作)?(综合|季度|年度|绩效|监管)?(工作)?(考评|考核|评估)$")
+
+
+def topic_of(fw: Any, office: dict) -> str:
+    """The work itself, without the assessment words: 数字政府建设工作季度考评 → 数字政府建设, for
+    titles such as “…数字政府建设工作推进情况的通报” or “…综合考评结果的通报”."""
+    if office.get("topic"):
+        return str(office["topic"])
+    subject = subject_of(fw, office)
+    return TOPIC_TAIL.sub("", subject) or subject
 
 
 def context(fw: Any, office: dict, period: str | None, n_units: int) -> dict:
@@ -137,7 +168,10 @@ def context(fw: Any, office: dict, period: str | None, n_units: int) -> dict:
         "n_units": n_units,
         "due_date": chinese_date(due) if due else unfold(office.get("due_date_text", "")),
     }
+    due_pattern = office.get("due_by", "于{due_date}前") if due else office.get("due_by_text", "于{due_date}")
+    ctx["due_by"] = unfold(str(due_pattern)).format_map(_Strict(ctx))
     ctx["subject"] = subject_of(fw, office)
+    ctx["topic"] = topic_of(fw, office)
     ctx["date_text"] = chinese_date(when, office.get("blank_date", "　　　　年　　月　　日"))
     return ctx
 

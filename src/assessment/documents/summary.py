@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,15 +95,25 @@ def problems(fw: Any, units: pd.DataFrame, line_items: pd.DataFrame) -> pd.DataF
 
 
 def veto_reason_text(fw: Any, reasons: Any) -> str:
-    """Veto reasons as names: codes such as V1 become the indicator's name."""
+    """Veto reasons as names: a code such as V1, or a veto line's explanation as scoring writes it
+    (“单项否决：抽查中被判定不合格（E0012）”), becomes the indicator's name."""
     if reasons is None or (isinstance(reasons, float) and pd.isna(reasons)):
         return ""
     parts = [p.strip() for p in str(reasons).replace("；", ";").split(";") if p.strip()]
+    nodes = getattr(fw, "nodes", {}) or {}
     out = []
     for p in parts:
-        node = fw.nodes.get(p)
+        node = nodes.get(p)
+        if node is None:
+            p = re.sub(r"^单项否决[：:]", "", p)
+            p = re.sub(r"（[^（）]*）$", "", p).strip()  # the evidence ids
         out.append(node.name if node is not None else p)
     return "；".join(dict.fromkeys(out))
+
+
+def quoted(text: str) -> str:
+    """Text to be set inside “…”: its own double quotes become single ones (‘…’), as Chinese nests them."""
+    return str(text).replace("“", "‘").replace("”", "’")
 
 
 def top_level_columns(fw: Any, indicator_scores: pd.DataFrame) -> list[tuple[str, str, float]]:

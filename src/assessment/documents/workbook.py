@@ -17,6 +17,7 @@ from .office import fmt
 from .reproducible import write_package
 
 SCORE_FORMAT = "0.00"
+PERCENT_FORMAT = "0.0%"
 TEXT_FORMAT = "@"
 FORMULA_START = ("=", "+", "-", "@")
 KIND_NAMES = {"base": "基础分", "veto": "单项否决", "bonus": "加分", "penalty": "扣分项", "adjust": "调整",
@@ -27,7 +28,7 @@ THIN = Side(style="thin", color="A6A6A6")
 HEADER_BORDER = Border(bottom=THIN)
 WRAP = Alignment(wrap_text=True, vertical="center", horizontal="center")
 
-# (header, width in characters, kind): kind is text | score | int
+# (header, width in characters, kind): kind is text | score | int | percent
 TOTAL_COLUMNS = [
     ("单位编码", 12, "text"), ("单位名称", 28, "text"), ("单位类别", 12, "text"), ("基础分", 9, "score"),
     ("加分", 8, "score"), ("扣分", 8, "score"), ("总分", 9, "score"), ("排名", 7, "int"), ("等次", 8, "text"),
@@ -50,6 +51,9 @@ def _put(ws, row: int, col: int, value: Any, kind: str) -> None:
         cell.number_format = SCORE_FORMAT
     elif kind == "int":
         cell.value = int(value)
+    elif kind == "percent":
+        cell.value = float(value)
+        cell.number_format = PERCENT_FORMAT
     else:
         text = str(value)
         cell.value = text
@@ -76,9 +80,13 @@ def _sheet(wb: Workbook, title: str, columns: Sequence[tuple[str, float, str]], 
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(n, 1)}"
 
 
+Sheet = tuple[str, Sequence[tuple[str, float, str]], Iterable[Sequence[Any]]]  # title, columns, rows
+
+
 def build_workbook(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataFrame,
-                   line_items: pd.DataFrame, when: datetime) -> bytes:
-    """The workbook's bytes (normalise before writing)."""
+                   line_items: pd.DataFrame, when: datetime, extra_sheets: Sequence[Sheet] = ()) -> bytes:
+    """The workbook's bytes (normalise before writing); `extra_sheets` follow the three standard
+    ones (the annexes: 任务推进情况, 综合得分, 与上年对比, 复核情况)."""
     wb = Workbook()
     wb.remove(wb.active)
     wb.properties.creator = wb.properties.lastModifiedBy = "assessment"
@@ -115,11 +123,28 @@ def build_workbook(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.Data
          fw.nodes[r.indicator].name if r.indicator in fw.nodes else "", r.rule, r.points, r.evidence_ids,
          r.explanation, KIND_NAMES.get(r.kind, r.kind)]
         for r in lines.itertuples()))
+    for title, columns, rows in extra_sheets:
+        _sheet(wb, title, columns, rows)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
 def write_workbook(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataFrame, line_items: pd.DataFrame,
-                   path: Path, when: datetime) -> Path:
-    return write_package(path, build_workbook(fw, unit_scores, indicator_scores, line_items, when), when)
+                   path: Path, when: datetime, extra_sheets: Sequence[Sheet] = ()) -> Path:
+    return write_package(path, build_workbook(fw, unit_scores, indicator_scores, line_items, when, extra_sheets), when)
+
+
+def components_sheet(fw: Any, unit_scores: pd.DataFrame, components: list[dict]) -> Sheet:
+    """综合得分: each component's total beside the combined total, rank and grade."""
+    group_order = {g: i for i, g in enumerate(summary.groups_of(fw, unit_scores))}
+    units = summary.table_order(unit_scores).assign(_g=lambda d: d["unit_group"].map(group_order))
+    units = units.sort_values("_g", kind="mergesort")
+    columns: list[tuple[str, float, str]] = [("单位编码", 12, "text"), ("单位名称", 28, "text"), ("单位类别", 12, "text")]
+    for c in components:
+        w = float(c.get("weight", 0) or 0)
+        columns.append((f"{c.get('title') or c['id']}（{fmt(w * 100 if w <= 1 else w)}%）", 12, "score"))
+    columns += [("综合总分", 10, "score"), ("排名", 7, "int"), ("等次", 8, "text")]
+    rows = [[r["unit_id"], r["unit_name"], r["unit_group"], *[r.get(c["id"]) for c in components], r["total"], r["rank"],
+             r["grade"]] for r in units.to_dict("records")]
+    return "综合得分", columns, rows
