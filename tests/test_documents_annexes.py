@@ -12,29 +12,18 @@ from docx import Document
 from openpyxl import load_workbook
 
 from assessment.documents import write_reports
+from test_documents import Fw as DocumentsFw
+from test_documents import Node
 
 OFFICE = {"date": "2024-01-08", "due_date": "2024-02-08", "doc_number": {"number": 5}}
 
 
 @dataclass
-class Node:
-    code: str
-    name: str
-    points: float | None = None
-    basis: str | None = None
+class Fw(DocumentsFw):
+    """The documents tests' stand-in framework, for a combined result with two parts."""
 
-
-@dataclass
-class Fw:
     id: str = "test-combined-2023"
     title: str = "泗洪县政府网站与政务新媒体年度考核"
-    jurisdiction: str = "泗洪县"
-    year: int = 2023
-    unit_groups: list = field(default_factory=lambda: ["乡镇街道", "县直部门"])
-    grades: list = field(default_factory=lambda: [
-        SimpleNamespace(name="优秀", min=90), SimpleNamespace(name="良好", min=80),
-        SimpleNamespace(name="合格", min=60), SimpleNamespace(name="不合格", min=None)])
-    veto_grade: str = "不合格"
     nodes: dict = field(default_factory=lambda: {n.code: n for n in [
         Node("A", "规范管理", 60), Node("B", "内容保障", 40), Node("A4", "发布信息内容中出现错别字"),
         Node("B2", "权威信息转发", 10)]})

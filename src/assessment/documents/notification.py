@@ -89,10 +89,14 @@ def build_notification(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.
     w.heading(f"四、{heads['requirements']}", 1)
     requirements(w, office.get("requirements") or [], ctx)
 
-    annex_note(w, annexes, lambda t: fill(annex["note"], ctx, attachment_title=t))
+    return close_document(doc, w, fw, office, ctx, annexes, label, annex["note"], title)
+
+
+def close_document(doc, w, fw: Any, office: dict, ctx: dict, annexes, label, note: str, title: str):
+    """What every notification ends with: 附件说明, 署名 and date, the annex pages, the 版记, fixed core properties."""
+    annex_note(w, annexes, lambda t: fill(note, ctx, attachment_title=t))
     signature(w, office.get("signature") or office["issuer"], ctx["date_text"], bool(office.get("seal", True)))
     render_annexes(w, annexes, label)
-
     imp = office.get("imprint") or {}
     imprint(w, fill(imp["cc"], ctx) if imp.get("cc") else None, imp.get("cc_label", "抄送："),
             office["issuer"], ctx["date_text"] + imp.get("printed_suffix", "印发"))

@@ -19,10 +19,10 @@ from docx.document import Document as DocumentObject
 
 from . import annexes as extra
 from . import summary
-from .docformat import Fonts, Writer, chinese_numeral, imprint, new_document, red_header, set_core, signature
-from .layout import Annex, annex_note, annex_ref, open_annex, render_annexes, table_layout
-from .notification import chart_attachment, requirements, score_annex
-from .office import context, doc_number, fill, fixed_time, fmt
+from .docformat import Fonts, Writer, chinese_numeral, new_document, red_header
+from .layout import Annex, annex_ref, open_annex, table_layout
+from .notification import chart_attachment, close_document, requirements, score_annex
+from .office import context, doc_number, fill, fmt
 
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
 
@@ -379,14 +379,7 @@ def build_quarterly(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.Dat
     w.heading(f"四、{heads['requirements']}", 1)
     requirements(w, cfg.get("requirements") or [], ctx)
 
-    annex_note(w, annexes, lambda t: fill(annex_cfg["note"], ctx, attachment_title=t))
-    signature(w, office.get("signature") or office["issuer"], ctx["date_text"], bool(office.get("seal", True)))
-    render_annexes(w, annexes, label)
-    imp = office.get("imprint") or {}
-    imprint(w, fill(imp["cc"], ctx) if imp.get("cc") else None, imp.get("cc_label", "抄送："),
-            office["issuer"], ctx["date_text"] + imp.get("printed_suffix", "印发"))
-    set_core(doc, title, office["issuer"], fixed_time(fw, office))
-    return doc
+    return close_document(doc, w, fw, office, ctx, annexes, label, annex_cfg["note"], title)
 
 
 def _unit_annex(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataFrame, office: dict, ctx: dict) -> Annex:
