@@ -155,6 +155,57 @@ def _frameworks_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _frameworks_new(args: argparse.Namespace) -> int:
+    from . import framework_tools
+
+    d = framework_tools.derive(args.new_id, args.source, args.year, args.jurisdiction, args.dir)
+    fw = d.framework
+    print(f"已生成框架 written: {d.path}")
+    print(f"{fw.id}：{fw.title}，{fw.jurisdiction}，{fw.year}年")
+    for code, key, before, after in d.shifted:
+        print(f"  日期参数顺延 date shifted: {code} {key} {before} → {after}")
+    print(f"请核对与原框架的差异 review the differences: assessment frameworks diff {args.source} {fw.id}")
+    return 0
+
+
+def _frameworks_check(args: argparse.Namespace) -> int:
+    from . import framework_tools
+
+    fw, problems = framework_tools.check_file(args.file)
+    if fw is not None:
+        print(framework_tools.summary(fw))
+        return 0
+    for p in problems:
+        print(p.render(), file=sys.stderr)
+    print(f"共 {len(problems)} 个问题，框架文件无效（{len(problems)} problems; the framework file is invalid）", file=sys.stderr)
+    return 2
+
+
+def _frameworks_schema(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import framework_tools
+
+    text = framework_tools.schema_text()
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8", newline="\n")
+        print(f"框架文件的 JSON Schema written: {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _frameworks_annex(args: argparse.Namespace) -> int:
+    from . import frameworks
+    from .documents.rules_annex import write_rules_annex
+
+    path = write_rules_annex(frameworks.load(args.id), args.out)
+    print(f"考核指标附件 rules annex: {path}")
+    return 0
+
+
 def _whatif(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -202,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="assessment", description="政府网站与政务新媒体年度考评 (government website and new-media assessment)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    fw = sub.add_parser("frameworks", help="考评框架 frameworks: list | show ID | diff A B")
+    fw = sub.add_parser("frameworks", help="考评框架 frameworks: list | show ID | diff A B | new | check | schema | annex")
     fsub = fw.add_subparsers(dest="action", required=True)
     fsub.add_parser("list", help="列出全部框架 list frameworks").set_defaults(func=_frameworks_list)
     show = fsub.add_parser("show", help="显示框架指标树 show a framework's indicator tree")
@@ -215,6 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("b")
     diff.add_argument("--format", choices=["text", "json"], default="text")
     diff.set_defaults(func=_frameworks_diff)
+    new = fsub.add_parser("new", help="由已有框架派生新年度或其他县区的框架 derive next year's or another county's framework")
+    new.add_argument("new_id", metavar="NEW_ID", help="新框架编号 new framework id, e.g. sihong-new-media-2024")
+    new.add_argument("--from", dest="source", required=True, metavar="ID", help="原框架编号 the framework to derive from")
+    new.add_argument("--year", default=None, help="新年度 new year (default: the source's)")
+    new.add_argument("--jurisdiction", default=None, help="新地区 new jurisdiction (default: the source's)")
+    new.add_argument("--dir", default=None, help="输出目录 folder to write NEW_ID.yaml into (default frameworks/)")
+    new.set_defaults(func=_frameworks_new)
+    chk = fsub.add_parser("check", help="校验框架文件，不运行考评 validate a framework file without running anything")
+    chk.add_argument("file", metavar="FILE", help="框架文件（或框架编号）framework file (or id)")
+    chk.set_defaults(func=_frameworks_check)
+    sch = fsub.add_parser("schema", help="输出框架文件格式的 JSON Schema write the JSON Schema of the file format")
+    sch.add_argument("--out", default=None, help="输出文件 output file (default stdout)")
+    sch.set_defaults(func=_frameworks_schema)
+    anx = fsub.add_parser("annex", help="生成考核指标附件（公文格式 .docx）render the framework as the published 考核指标 table")
+    anx.add_argument("id")
+    anx.add_argument("--out", required=True, help="输出文件 FILE.docx")
+    anx.set_defaults(func=_frameworks_annex)
 
     run = sub.add_parser("run", help="完整考评 run the full assessment of one county-year")
     _add_run_args(run)

@@ -39,18 +39,17 @@ def compare_years(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame
 
 
 # ---- framework diff -----------------------------------------------------------------------
+# Generic over the models' dump: every top-level key of the framework (metadata, grades, veto
+# settings, normalisation, any key added later) and every key of every indicator is compared, so
+# a new key is covered without an edit here. Only `indicators` (compared node by node), `children`
+# (the tree) and `code` (the match key) are not fields of their own.
 
-FIELDS = ["name", "points", "pool", "scored", "rule", "applies_to", "responsible", "assisting", "basis"]
-TOP_FIELDS = ["title", "year", "period", "unit_groups", "levels", "grades", "veto_grade", "rank_within", "normalise_to", "bonus_requires_base"]
+TOP_SKIP = {"indicators"}
+NODE_SKIP = {"children", "code"}
 
 
-def _value(node: Any, field: str) -> Any:
-    v = getattr(node, field)
-    if hasattr(v, "model_dump"):
-        v = v.model_dump(mode="json")
-    elif isinstance(v, list):
-        v = [x.model_dump(mode="json") if hasattr(x, "model_dump") else x for x in v]
-    return v
+def _dump(model: Any, skip: set[str]) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude=skip)
 
 
 def _show(v: Any) -> str:
@@ -59,23 +58,26 @@ def _show(v: Any) -> str:
     return "" if v is None else str(v)
 
 
+def _changed(da: dict[str, Any], db: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(key, before, after) for every key whose value differs, in A's key order then B's new keys."""
+    keys = list(da) + [k for k in db if k not in da]
+    return [(k, da.get(k), db.get(k)) for k in keys if da.get(k) != db.get(k)]
+
+
 def diff_frameworks(a: Framework, b: Framework) -> pd.DataFrame:
-    """Indicators and rules added, removed or changed from framework A to framework B (by code)."""
+    """Every key changed from framework A to framework B: the framework's own keys (jurisdiction,
+    year, title, source, grades, …), then indicators removed, added, changed key by key, or moved."""
     rows = []
-    for f in TOP_FIELDS:
-        va, vb = _value(a, f), _value(b, f)
-        if va != vb:
-            rows.append(("修改 changed", "(框架)", "", f, _show(va), _show(vb)))
+    for f, va, vb in _changed(_dump(a, TOP_SKIP), _dump(b, TOP_SKIP)):
+        rows.append(("修改 changed", "(框架)", "", f, _show(va), _show(vb)))
     na, nb = a.nodes, b.nodes
     for code in [c for c in na if c not in nb]:
-        rows.append(("删除 removed", code, na[code].name, "", _show(_value(na[code], "rule")) if na[code].rule else "", ""))
+        rows.append(("删除 removed", code, na[code].name, "", _show(_dump(na[code].rule, set())) if na[code].rule else "", ""))
     for code in [c for c in nb if c not in na]:
-        rows.append(("新增 added", code, nb[code].name, "", "", _show(_value(nb[code], "rule")) if nb[code].rule else ""))
+        rows.append(("新增 added", code, nb[code].name, "", "", _show(_dump(nb[code].rule, set())) if nb[code].rule else ""))
     for code in [c for c in nb if c in na]:
-        for f in FIELDS:
-            va, vb = _value(na[code], f), _value(nb[code], f)
-            if va != vb:
-                rows.append(("修改 changed", code, nb[code].name, f, _show(va), _show(vb)))
+        for f, va, vb in _changed(_dump(na[code], NODE_SKIP), _dump(nb[code], NODE_SKIP)):
+            rows.append(("修改 changed", code, nb[code].name, f, _show(va), _show(vb)))
         pa, pb = a.parents.get(code), b.parents.get(code)
         if pa != pb:
             rows.append(("移动 moved", code, nb[code].name, "parent", pa or "", pb or ""))

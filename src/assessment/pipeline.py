@@ -95,8 +95,12 @@ def resolve(county: str, year: int | str, framework: str, raw: str | Path | None
     out_dir = Path(out) if out else root / "data" / "processed"
     fw = frameworks.load(framework)  # refuses unknown or malformed frameworks with exit 2
     if int(year) != fw.year:
-        raise ParameterError([Problem(file="--year", value=year, message_zh=f"年度 {year} 与框架 {fw.id} 的年度 {fw.year} 不一致",
-                                      message_en=f"year {year} differs from the framework's year {fw.year}", rule="parameter")])
+        raise ParameterError([Problem(file="--year", value=year,
+                                      message_zh=f"年度 {year} 与框架 {fw.id} 的年度 {fw.year} 不一致；新年度的框架请用 "
+                                                 f"assessment frameworks new <新编号> --from {fw.id} --year {year} 生成",
+                                      message_en=f"year {year} differs from the framework's year {fw.year}; derive that year's "
+                                                 f"framework with `assessment frameworks new NEW_ID --from {fw.id} --year {year}`",
+                                      rule="parameter")])
     if fw.period == "quarter" and not period:
         raise ParameterError([Problem(file="--period", message_zh=f"框架 {fw.id} 按季度考核，请给出 --period，如 {fw.year}Q3",
                                       message_en=f"framework {fw.id} is quarterly: give --period, e.g. {fw.year}Q3", rule="parameter")])

@@ -118,7 +118,7 @@ def write_template(fw: Framework, out: str | Path) -> Path:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     guide.append([])
     guide.append(["填报说明", f"框架：{fw.title}（{fw.id}），考核期：{fw.year}{'（按季度）' if fw.period == 'quarter' else ''}。"
-                  "日期写作 2023-10-08；数量为正整数，缺省为 1；指标事实的值写 是/否、百分比（如 97%）或日期。"
+                  f"日期写作 {fw.year}-10-08；数量为正整数，缺省为 1；指标事实的值写 是/否、百分比（如 97%）或日期。"
                   "每个单位编码、单位名称、事件编号只能出现一次。请只填数值，不要使用公式或合并单元格。"])
     _neutralise(wb)
     wb.properties.creator = "assessment"
