@@ -55,6 +55,8 @@ def _dump(model: Any, skip: set[str]) -> dict[str, Any]:
 def _show(v: Any) -> str:
     if isinstance(v, (dict, list)):
         return json.dumps(v, ensure_ascii=False, sort_keys=True)
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
     return "" if v is None else str(v)
 
 

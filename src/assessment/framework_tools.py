@@ -471,4 +471,15 @@ def schema_check(text: str, schema_doc: dict | None = None) -> list[str]:
 
     validator = jsonschema.Draft202012Validator(schema_doc or schema())
     data = yaml_for_schema(text)
-    return sorted(f"{'/'.join(str(p) for p in e.absolute_path)}: {e.message}" for e in validator.iter_errors(data))
+
+    def leaves(e):  # "not valid under any of the given schemas" → what is wrong inside
+        if not e.context:
+            yield e
+            return
+        for sub in e.context:
+            if sub.validator == "type" and sub.validator_value == "null":
+                continue  # the `null` alternative of an optional key
+            yield from leaves(sub)
+
+    found = {f"{'/'.join(str(p) for p in e.absolute_path)}: {e.message}" for top in validator.iter_errors(data) for e in leaves(top)}
+    return sorted(found)
