@@ -286,10 +286,9 @@ def part_of(top: Indicator) -> str:
     kinds = {RULES[l.rule.type].kind for l in _leaves(top) if l.rule is not None and l.rule.type in RULES}
     if kinds and kinds <= {"veto"}:
         return "veto"
-    if kinds == {"bonus"}:
-        return "bonus"
-    if kinds == {"penalty"}:
-        return "penalty"
+    outside = kinds - {"veto"}
+    if outside and outside <= {"bonus", "penalty"}:  # 附加指标 holding both 加分 and 扣分 items
+        return outside.pop() if len(outside) == 1 else "bonus_penalty"
     return "base"
 
 
@@ -556,7 +555,8 @@ def build_rules_annex(fw: Framework, office: dict | None = None):
     vetoes = [(x, p) for x, _, p in fw.walk() if x.is_leaf and _is_veto(x)]
     veto_at = [x for x, _, _ in fw.walk() if x.is_leaf and x.rule is not None and "veto_at" in x.rule.params]
     if vetoes or veto_at:
-        heading(words["veto_heading"])
+        tops = "、".join(f"{t.code} {t.name}" for t in parts["veto"])
+        heading(words["veto_heading"] + (f"（{tops}）" if tops else ""))
         w.para(words["veto_lead"].format(veto_grade=fw.veto_grade, veto_score=_veto_score_text(fw)))
         for i, (x, _) in enumerate(vetoes, start=1):
             text = f"{i}. {x.code} {x.name}"
@@ -569,14 +569,16 @@ def build_rules_annex(fw: Framework, office: dict | None = None):
             w.para(text + ("：" + "；".join(e.rstrip("。；;. ") for e in extra) if extra else "") + "。")
         for j, x in enumerate(veto_at, start=len(vetoes) + 1):
             w.para(f"{j}. {x.code} {x.name}：{KEY_READINGS['veto_at'](x.rule.params['veto_at'], RuleContext(fw, x, dict(x.rule.params), None))}。")
-    extra_tops = parts["bonus"] + parts["penalty"]
+    extra_tops = parts["bonus"] + parts["penalty"] + parts.get("bonus_penalty", [])
     if extra_tops:
         kinds = {part_of(t) for t in extra_tops}
-        heading(words["bonus_penalty_heading"] if len(kinds) > 1 else words["bonus_heading" if "bonus" in kinds else "penalty_heading"])
+        mixed = len(kinds) > 1 or "bonus_penalty" in kinds
+        heading(words["bonus_penalty_heading"] if mixed else words["bonus_heading" if "bonus" in kinds else "penalty_heading"])
         for top in extra_tops:
-            cap = f"（最多{'加' if part_of(top) == 'bonus' else '扣'}{n(top.points)}分）" if top.points is not None else ""
+            verb = {"bonus": "最多加", "penalty": "最多扣"}.get(part_of(top), "")
+            cap = f"（{verb}{n(top.points)}分）" if top.points is not None and verb else ""
             w.para(f"{top.code} {top.name}{cap}" + (f"：{unfold(top.basis)}" if top.basis and unfold(top.basis) != top.name else ""))
-        gate = _gate_text(fw) if "bonus" in kinds else ""
+        gate = _gate_text(fw) if kinds & {"bonus", "bonus_penalty"} else ""
         if gate:
             w.para(gate)
         depth = _depth(fw, extra_tops)
@@ -584,7 +586,7 @@ def build_rules_annex(fw: Framework, office: dict | None = None):
     heading(words["grades_heading"])
     for line in _grades_lines(fw):
         w.para(line)
-    if "bonus" not in {part_of(t) for t in extra_tops} and _gate_text(fw):
+    if not {part_of(t) for t in extra_tops} & {"bonus", "bonus_penalty"} and _gate_text(fw):
         w.para(_gate_text(fw))
     set_core(doc, annex_title(fw), str(fw.jurisdiction), datetime(int(fw.year), 1, 1))
     return doc
