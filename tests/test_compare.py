@@ -53,6 +53,7 @@ def test_framework_diff_lists_added_removed_changed(tmp_path, monkeypatch, capsy
     assert ("修改", "(框架)", "year") in rows
     a4 = d[(d["code"] == "A4") & (d["field"] == "rule")].iloc[0]
     assert '"per": 2' in a4["before"] and '"per": 1' in a4["after"]
-    assert len(d) == 4  # the year, A4's rule, A7 removed, C4 added: nothing else differs
+    assert ("修改", "(框架)", "id") in rows  # every key of the framework is compared, its id included
+    assert len(d) == 5  # the id, the year, A4's rule, A7 removed, C4 added: nothing else differs
     assert cli.main(["frameworks", "diff", "sihong-new-media-2022", "sihong-new-media-2023"]) == 0
-    assert "共 4 处差异" in capsys.readouterr().out
+    assert "共 5 处差异" in capsys.readouterr().out

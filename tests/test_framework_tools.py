@@ -256,3 +256,25 @@ def test_schema_checks_rule_parameters_per_type():
 def test_derived_file_validates_against_the_schema(fw_dir):
     path = framework_tools.derive("xiamen-website-new-media-2024", "xiamen-website-new-media-2023", 2024).path
     assert framework_tools.schema_check(path.read_text(encoding="utf-8")) == []
+
+
+def test_new_from_a_file_with_feb_29_aliases_and_a_quoted_date(tmp_path, monkeypatch):
+    """A leap-day deadline lands on 28 February; a date written as text is shifted too; YAML
+    aliases are written out in full (no &id001 in the new file)."""
+    src = tmp_path / "leap-2024.yaml"
+    src.write_text(
+        "id: leap-2024\ntitle: 2024年测试县考评\njurisdiction: 测试县\nyear: 2024\n"
+        "source: {file: x, section: y}\nunit_groups: &groups [乡镇街道, 县直部门]\n"
+        "grades:\n  - {name: 合格, min: 60}\n  - {name: 不合格}\n"
+        "indicators:\n  - code: A\n    name: 年报\n    points: 10\n    applies_to: *groups\n"
+        "    children:\n      - {code: A1, name: 年报, points: 5, rule: {type: deadline, due: 2024-02-29}}\n"
+        "      - {code: A2, name: 报告, points: 5, rule: {type: deadline, due: '2024-03-01'}}\n",
+        encoding="utf-8")
+    monkeypatch.setenv("ASSESSMENT_FRAMEWORKS", str(tmp_path))
+    d = framework_tools.derive("leap-2025", "leap-2024", 2025)
+    assert d.framework.nodes["A1"].rule.params["due"] == dt.date(2025, 2, 28)
+    assert d.framework.nodes["A2"].rule.params["due"] == dt.date(2025, 3, 1)
+    assert d.framework.title == "2025年测试县考评"
+    text = d.path.read_text(encoding="utf-8")
+    assert "&id" not in text and "*id" not in text and "applies_to: [乡镇街道, 县直部门]" in text
+    assert [c for c, _, _, _ in d.shifted] == ["A1", "A2"]

@@ -229,6 +229,9 @@ class _Dumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False):
         return super().increase_indent(flow, False)
 
+    def ignore_aliases(self, data: Any) -> bool:  # a list written once per use, never &id001 / *id001
+        return True
+
 
 FLOW_LIMIT = 90  # characters: a longer all-scalar map or list is written one item a line
 

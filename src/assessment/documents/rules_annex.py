@@ -280,7 +280,7 @@ def _leaves(node: Indicator) -> list[Indicator]:
 
 def part_of(top: Indicator) -> str:
     """base, bonus, penalty or veto: a node's `part` where it says so, else what its rules are."""
-    explicit = getattr(top, "part", None)
+    explicit = getattr(top, "part", None) if "part" in top.model_fields_set else None  # as the file writes it
     if explicit:
         return str(explicit)
     kinds = {RULES[l.rule.type].kind for l in _leaves(top) if l.rule is not None and l.rule.type in RULES}
