@@ -379,14 +379,20 @@ def build_schema() -> dict[str, Any]:
     for name, d in defs.items():
         _describe(d, name)
     rule_def = _rule_schema(rule_models, keys, RULES)
-    spec_name = next((n for n in defs if n == "RuleSpec"), None)
-    if spec_name is None:
-        raise RuntimeError("the framework model has no RuleSpec")
-    defs[spec_name] = rule_def
+    defs[_rule_def_name(defs)] = rule_def
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
               "title": "考评框架文件 Assessment framework file",
               **{k: v for k, v in root.items() if k != "title"}, "$defs": defs}
     return schema
+
+
+def _rule_def_name(defs: dict[str, Any]) -> str:
+    """The definition `Indicator.rule` refers to (RuleSpec today), found from the model, not by name."""
+    prop = (defs.get("Indicator") or {}).get("properties", {}).get("rule") or {}
+    for alt in [prop] + list(prop.get("anyOf") or []):
+        if "$ref" in alt:
+            return alt["$ref"].split("/")[-1]
+    raise RuntimeError("Indicator.rule refers to no model definition")
 
 
 def _describe(d: dict, model: str) -> None:
