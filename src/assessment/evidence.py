@@ -763,6 +763,10 @@ def _empty_table(df: pd.DataFrame, table: str, no_events: bool) -> list[Problem]
         return [Problem(**where, row=row, rule="table-empty",
                         message_zh="事件表只有表头，没有任何事件记录：若本年度确实没有考评事件，请在运行时加 --no-events 明确声明",
                         message_en="the events table has a header and no events; if the year truly had none, declare it with --no-events")]
+    if table == "events" and not len(df) and no_events:
+        return [Problem(**where, row=row, rule="no-events", severity="warning",
+                        message_zh="按运行参数 --no-events，本考核期无考评事件：事件表为空，各单位事件类指标按基础分计分",
+                        message_en="declared with --no-events: the period has no events; event-scored indicators keep their base scores")]
     if table == "events" and len(df) and no_events:
         first = df.iloc[0]
         return [Problem(file=str(first["_file"]), sheet=first["_sheet"], row=int(first["_row"]), rule="no-events-contradiction", value=f"{len(df)} events",
@@ -804,7 +808,7 @@ def _clean_cells(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[Probl
         if c == "unit_name":
             too |= (text.str.encode("utf-8").str.len().fillna(0) > MAX_NAME_BYTES).astype(bool)
         if too.any():
-            what = {"unit_name": "单位名称"}.get(c, "编码" if c in CODE_COLUMNS else "单元格内容")
+            what = {"unit_name": "单位名称", "date": "日期", "done_date": "日期", "quantity": "数量"}.get(c, "编码" if c in CODE_COLUMNS else "单元格内容")
             problems += _report_each(df, too, c, shown, lambda i: (
                 f"{what}过长（{int(lengths[i])} 个字符，上限 {limit} 个字符{'、' + str(MAX_NAME_BYTES) + ' 字节' if c == 'unit_name' else ''}）",
                 f"too long ({int(lengths[i])} characters, limit {limit}{f' and {MAX_NAME_BYTES} bytes' if c == 'unit_name' else ''})"), "too-long")
