@@ -472,9 +472,11 @@ def _unit_hint(code: str, known: Iterable[str]) -> tuple[str, str]:
     code = str(code)
     if code.isdigit():
         same = [u for u in known if u.isdigit() and u != code and u.lstrip("0") == code.lstrip("0")]
-        if same:
+        if same and len(same[0]) > len(code):
             return (f"：单位表中有“{same[0]}”，疑似前导零丢失（单元格为数字格式？请将该列设为文本后重新填写）",
                     f": the units table has '{same[0]}'; leading zeros were probably lost (a number cell? format the column as text)")
+        if same:
+            return f"：单位表中有“{same[0]}”，疑似多写了前导零", f": the units table has '{same[0]}'; leading zeros added?"
     same = [u for u in known if u != code and u.casefold() == code.casefold()]
     if same:
         return f"：单位表中有“{same[0]}”（仅大小写不同）", f": the units table has '{same[0]}' (differs only in case)"
