@@ -309,3 +309,39 @@ def test_an_expectation_added_to_a_stored_suite_runs(fw, tmp_path, context):
     report = validation.validate(fw, ev, context=context, expectations_folder=folder)
     (p,) = report.errors
     assert (p.row, p.value, p.rule) == (6, "X5", "expect_column_values_to_match_regex")
+
+
+# ---- issue 11: one list of warnings; hints for units typed as numbers
+
+def test_reading_notes_are_counted_in_the_report_summary_and_json(fw, tmp_path, context):
+    """A cell normalised while reading (a warning) is one of the report's warnings, so the summary,
+    the JSON results and the command line (validation.bundle_warnings) say the same number."""
+    folder = write(tmp_path, events=_replace(EVENTS, "E003,002,A4,2023-03-02,3", "E003, 002 ,A4,2023-03-02,３"))
+    ev = evidence.read(folder)
+    assert len(ev.notes) == 2  # unit_id and quantity normalised
+    report = validation.validate(fw, ev, "2023", context=context)
+    assert all(n in report.warnings for n in ev.notes)
+    data = json.loads(report.to_json())
+    assert data["warnings"] == len(report.warnings) == len([p for p in data["problems"] if p["severity"] == "warning"])
+    assert f"警告 warnings {len(report.warnings)}" in report.summary_markdown()
+    bundle = tmp_path / "bundle"
+    (bundle / "validation").mkdir(parents=True)
+    (bundle / "validation" / "results.json").write_text(report.to_json(), encoding="utf-8")
+    assert validation.bundle_warnings(bundle) == report.warnings
+
+
+def test_bundle_warnings_before_validation_are_the_reading_notes(tmp_path):
+    folder = write(tmp_path / "raw", events=_replace(EVENTS, "E003,002,A4,2023-03-02,3", "E003,002,A4,2023-03-02,３"))
+    ev = evidence.read(folder)
+    bundle = tmp_path / "bundle"
+    (bundle / "evidence").mkdir(parents=True)
+    (bundle / "evidence" / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False), encoding="utf-8")
+    assert validation.bundle_warnings(bundle) == ev.notes and len(ev.notes) == 1
+
+
+@pytest.mark.parametrize("typed, hint", [("1", "单位表中有“001”，疑似前导零丢失"), ("01", "单位表中有“001”，疑似前导零丢失"),
+                                         ("0101", "单位表中有“101”，疑似多写了前导零"), ("999", None)])
+def test_an_unknown_unit_that_lost_its_leading_zeros_gets_a_hint(fw, tmp_path, context, typed, hint):
+    report = run(fw, write(tmp_path, events=_replace(EVENTS, "E003,002,", f"E003,{typed},")), context)
+    [p] = the_problem(report, "unit_id")
+    assert (hint in p.message_zh) if hint else ("单位表中有" not in p.message_zh)

@@ -58,7 +58,7 @@ def _progress(msg: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     from . import pipeline
 
-    params = pipeline.resolve(args.county, args.year, args.framework, args.raw, args.out, args.period)
+    params = pipeline.resolve(args.county, args.year, args.framework, args.raw, args.out, args.period, no_events=args.no_events)
     try:
         result = pipeline.run(params, progress=None if args.quiet else _progress)
     except pipeline.RunLocked as exc:
@@ -80,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from . import pipeline
 
-    params = pipeline.resolve(args.county, args.year, args.framework, args.raw, args.out, args.period)
+    params = pipeline.resolve(args.county, args.year, args.framework, args.raw, args.out, args.period, no_events=args.no_events)
     result = pipeline.run(params, stages=["ingest", "validate"], progress=None if args.quiet else _progress, publish_bundle=False)
     for w in result.warnings:
         print(w.render(), file=sys.stderr)
@@ -135,6 +135,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--period", default=None, help="季度考核期 quarter for quarterly frameworks, e.g. 2023Q3")
     p.add_argument("--raw", default=None, help="证据目录 evidence folder (default data/raw/<county>/<year>)")
     p.add_argument("--out", default=None, help="输出根目录 output root (default data/processed)")
+    p.add_argument("--no-events", action="store_true", help="本考核期确无考评事件（事件表只有表头），通报中说明 the period truly had no events")
     p.add_argument("--quiet", action="store_true", help="不显示进度 no progress display")
 
 

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .problems import EvidenceError, Problem
-from .values import normalise_text, parse_date, parse_number
+from .values import (INVISIBLE, text_cells, has_invisible, invisible_names, non_finite, normalise_text, parse_date, parse_number,
+                     strip_invisible, visible)
 
 # canonical column → accepted headers (compared after NFKC, lower case, blanks removed)
 COLUMNS: dict[str, dict[str, list[str]]] = {
@@ -72,6 +73,22 @@ MAX_ZIP_RATIO = 200
 MAX_MESSAGES_PER_COLUMN = 50
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?: 00:00(?::00)?)?")  # a date in text that needs no word
+
+# Bounds, refused (exit 2) before any costly work: evidence past them is a mistake or an attack, and
+# the stages after reading (file names, Excel sheet names, the 通报) have limits of their own.
+MAX_COLUMNS = 200  # columns of a table (the contract has 9)
+MAX_SHEETS = 50  # sheets of the workbook (the contract has 3)
+MAX_LINE_BYTES = 2**20  # one line of a CSV file (1 MiB)
+MAX_CELL_CHARS = 2000  # one cell (a note, a source)
+MAX_NAME_CHARS = 100  # a unit name (the longest real ones are some 30 characters)
+MAX_NAME_BYTES = 200  # …and in UTF-8: notices are named <unit_id>-<unit_name>.docx and a file name holds 255 bytes (32 + 1 + 200 + 5)
+MAX_CODE_CHARS = 32  # a code (unit_id, event_id, indicator, level, unit_group, a date, a quantity)
+MAX_QUANTITY = 1_000_000  # 数量 of one event row
+HEADER_SCAN_ROWS = 10  # the header row is looked for among the first rows (title rows above it are normal)
+
+# columns that are codes (an invisible character there is refused) and free text (removed, with a warning)
+CODE_COLUMNS = ("unit_id", "event_id", "indicator", "level", "unit_group", "date", "done_date", "quantity")
+TEXT_COLUMNS = ("unit_name", "source", "note", "value")
 
 
 @dataclass
@@ -128,7 +145,8 @@ def _leading(data: bytes) -> str:
 
 
 def _key(text: object) -> str:
-    t = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    """A header or a name as compared: invisible characters out, NFKC, lower case, no blanks."""
+    t = unicodedata.normalize("NFKC", INVISIBLE.sub("", str(text))).strip().lower()
     t = re.sub(r"\s+", "", t)
     return t
 
@@ -156,31 +174,71 @@ def sha256_file(path: Path) -> str:
 
 # ---- locating the input -------------------------------------------------------------------
 
+def _table_of_name(name: str) -> str | None:
+    """'events', '事件', ' Events ', '事件\u200b' → 'events' (a file stem or a sheet title)."""
+    k = _key(name)
+    for table, names in TABLE_NAMES.items():
+        if k in {_key(x) for x in names}:
+            return table
+    return None
+
+
+def _ambiguous(file: str, table: str, names: list[str], sheet: bool) -> Problem:
+    what_zh, what_en = ("工作表", "sheets") if sheet else ("文件", "files")
+    listed = "、".join(f"“{visible(n)}”" for n in names)
+    return Problem(file=file, sheet=f"{table} / {TABLE_ZH[table]}" if sheet else None, value=", ".join(str(visible(n)) for n in names), rule="input-ambiguous",
+                   message_zh=f"{listed} 这几个{what_zh}都表示{TABLE_ZH[table]}表（{table}），无法确定以哪个为准：请只保留一个",
+                   message_en=f"the {what_en} {', '.join(repr(visible(n)) for n in names)} all mean the {table} table; keep only one")
+
+
 def locate(raw_dir: Path) -> tuple[str, dict[str, Path]]:
-    """Which form the evidence has: ('xlsx', {'workbook': path}) or ('csv', {table: path})."""
+    """Which form the evidence has: ('xlsx', {'workbook': path}) or ('csv', {table: path}).
+
+    Two files that mean one table (events.csv and 事件.csv, evidence.xlsx beside CSV files) are
+    refused: which one was meant cannot be guessed."""
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise EvidenceError([Problem(file=str(raw_dir), message_zh="证据目录不存在", message_en="evidence folder does not exist", rule="input-missing")])
-    files = {p.name: p for p in raw_dir.iterdir() if p.is_file() and not p.name.startswith((".", "~$"))}
-    workbook = [p for n, p in files.items() if n.lower() in {"evidence.xlsx", "证据.xlsx"}]
-    csvs: dict[str, Path] = {}
-    for table, names in TABLE_NAMES.items():
-        for n, p in files.items():
-            if p.suffix.lower() == ".csv" and _key(p.stem) in {_key(x) for x in names}:
-                csvs[table] = p
-    if workbook and csvs:
-        raise EvidenceError([Problem(file=str(raw_dir), message_zh="同时存在 evidence.xlsx 和 CSV 文件，无法确定以哪个为准，请只保留一种",
-                                     message_en="both evidence.xlsx and CSV files are present; keep one form", rule="input-ambiguous")])
+    files = {p.name: p for p in sorted(raw_dir.iterdir()) if p.is_file() and not p.name.startswith((".", "~$"))}
+    workbook = [p for n, p in files.items() if _key(n) in {"evidence.xlsx", "证据.xlsx"}]
+    found: dict[str, list[Path]] = {}
+    for n, p in files.items():
+        table = _table_of_name(p.stem) if p.suffix.lower() == ".csv" else None
+        if table:
+            found.setdefault(table, []).append(p)
+    problems = [_ambiguous(str(raw_dir), t, [p.name for p in ps], sheet=False) for t, ps in found.items() if len(ps) > 1]
+    if len(workbook) > 1:
+        problems.append(Problem(file=str(raw_dir), value=", ".join(p.name for p in workbook), rule="input-ambiguous",
+                                message_zh=f"同时存在 {'、'.join(p.name for p in workbook)}，无法确定以哪个为准，请只保留一个",
+                                message_en=f"{', '.join(p.name for p in workbook)} are all present; keep one"))
+    if workbook and found:
+        problems.append(Problem(file=str(raw_dir), value=", ".join([workbook[0].name] + [p.name for ps in found.values() for p in ps]),
+                                message_zh="同时存在 evidence.xlsx 和 CSV 文件，无法确定以哪个为准，请只保留一种",
+                                message_en="both evidence.xlsx and CSV files are present; keep one form", rule="input-ambiguous"))
+    if problems:
+        raise EvidenceError(problems)
     if workbook:
         return "xlsx", {"workbook": workbook[0]}
-    if csvs:
-        missing = [t for t in ("units", "events", "facts") if t not in csvs]
+    if found:
+        missing = [t for t in ("units", "events", "facts") if t not in found]
         problems = [Problem(file=str(raw_dir / f"{t}.csv"), message_zh=f"缺少 {TABLE_ZH[t]} 表文件 {t}.csv", message_en=f"missing file {t}.csv", rule="input-missing") for t in missing]
         if problems:
             raise EvidenceError(problems)
-        return "csv", csvs
+        return "csv", {t: ps[0] for t, ps in found.items()}
     raise EvidenceError([Problem(file=str(raw_dir), message_zh="证据目录中没有 evidence.xlsx，也没有 units.csv / events.csv / facts.csv",
                                  message_en="no evidence.xlsx and no units.csv/events.csv/facts.csv in the evidence folder", rule="input-missing")])
+
+
+def unused_files(raw_dir: Path, used: list[Path]) -> list[Problem]:
+    """Files in the evidence folder that are not read: said, not silently passed over (review
+    decisions, 复核, are read by `appeals`)."""
+    from .appeals import FILES as APPEALS
+
+    names = {p.name for p in used} | set(APPEALS)
+    return [Problem(file=p.name, rule="file-unused", severity="warning", value=p.name,
+                    message_zh="证据目录中的该文件不是证据表，未读取（证据表为 evidence.xlsx，或 units.csv、events.csv、facts.csv）",
+                    message_en="this file in the evidence folder is not an evidence table and was not read")
+            for p in sorted(Path(raw_dir).iterdir()) if p.is_file() and not p.name.startswith((".", "~$")) and p.name not in names]
 
 
 # ---- CSV ----------------------------------------------------------------------------------
@@ -216,11 +274,8 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
                                  message_en=f"unknown encoding: the bytes {bad} on line {line} are neither UTF-8 nor GB18030 (Shift-JIS? Big5?); save as CSV UTF-8")])
 
 
-def read_csv_table(path: Path, table: str) -> pd.DataFrame:
-    """A CSV as strings (leading zeros kept), with file and row (header = row 1) of each record.
-
-    The size is checked before a byte is read, so memory stays bounded by the limit.
-    """
+def _csv_bytes(path: Path) -> bytes:
+    """The file's bytes, once its size, its emptiness and its kind are checked (size before a byte is read)."""
     size = path.stat().st_size
     if size > max_file_bytes():
         raise _too_large(path, size)
@@ -231,15 +286,23 @@ def read_csv_table(path: Path, table: str) -> pd.DataFrame:
         raise EvidenceError([Problem(file=path.name, value=_leading(data), rule="file-type",
                                      message_zh="文件内容不是 CSV 文本，而是 Excel 工作簿（改了扩展名？）：请另存为 CSV，或命名为 evidence.xlsx",
                                      message_en="not CSV text but an Excel workbook (renamed?); save it as CSV or name it evidence.xlsx")])
+    return data
+
+
+def read_csv_table(path: Path, table: str) -> pd.DataFrame:
+    """A CSV as strings (leading zeros kept), header in its first line, with file and row (header = row 1) of each record.
+
+    Used for review decisions (复核); the evidence tables go through `_csv_grid`, which also finds a
+    header below title rows and keeps duplicate headers apart."""
+    data = _csv_bytes(path)
     text, encoding = _decode(path, data)
     if "\x00" in text[:4096]:
         raise EvidenceError([Problem(file=path.name, value=_leading(data), rule="file-type",
                                      message_zh="文件内容不是 CSV 文本（可能是改了扩展名的二进制文件）", message_en="not a CSV text file (a renamed binary file?)")])
+    _check_lines(path, data)
     import io
 
     try:
-        # speed and scale: UTF-8 goes to the parser as bytes (no round trip through a str), and cells
-        # come out as Python strings (dtype=object), not as Arrow strings converted one by one below
         source = io.BytesIO(data) if encoding == "utf-8-sig" else io.StringIO(text)
         df = pd.read_csv(source, dtype=object, encoding="utf-8-sig" if encoding == "utf-8-sig" else None,
                          keep_default_na=False, na_values=[], skip_blank_lines=True)
@@ -250,6 +313,52 @@ def read_csv_table(path: Path, table: str) -> pd.DataFrame:
     df["_file"] = path.name
     df["_sheet"] = None
     return df
+
+
+def _check_lines(path: Path, data: bytes) -> None:
+    """Refuse a line longer than MAX_LINE_BYTES before the parser sees it (one numpy pass over the bytes)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    lengths = np.diff(np.concatenate(([-1], ends, [len(arr)]))) - 1
+    i = int(lengths.argmax()) if len(lengths) else 0
+    if len(lengths) and lengths[i] > MAX_LINE_BYTES:
+        raise EvidenceError([Problem(file=path.name, row=i + 1, value=f"{int(lengths[i])} bytes", rule="line-too-long",
+                                     message_zh=f"第 {i + 1} 行过长（{int(lengths[i])} 字节，上限 {MAX_LINE_BYTES} 字节）：未读取，请检查文件是否为证据表",
+                                     message_en=f"line {i + 1} is too long ({int(lengths[i])} bytes, limit {MAX_LINE_BYTES}); not read")])
+
+
+def _csv_grid(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """A CSV as a grid of strings (columns numbered from 0, empty → None) and each record's row number
+    as Excel shows it (the first record is row 1; blank lines count)."""
+    import csv
+    import io
+
+    data = _csv_bytes(path)
+    _check_lines(path, data)
+    text, encoding = _decode(path, data)
+    if "\x00" in text[:4096]:
+        raise EvidenceError([Problem(file=path.name, value=_leading(data), rule="file-type",
+                                     message_zh="文件内容不是 CSV 文本（可能是改了扩展名的二进制文件）", message_en="not a CSV text file (a renamed binary file?)")])
+    head = text[: (HEADER_SCAN_ROWS + 1) * (MAX_LINE_BYTES + 1)].lstrip("\ufeff").splitlines()[:HEADER_SCAN_ROWS]
+    widths = [len(r) for r in csv.reader(head)] or [1]
+    width = max(widths)
+    if width > MAX_COLUMNS:
+        line = widths.index(width) + 1
+        raise EvidenceError([Problem(file=path.name, row=line, value=f"{width} columns", rule="too-many-columns",
+                                     message_zh=f"第 {line} 行有 {width} 列，超过上限 {MAX_COLUMNS} 列：未读取，请检查文件是否为证据表",
+                                     message_en=f"line {line} has {width} columns, more than the limit of {MAX_COLUMNS}; not read")])
+    try:
+        # speed and scale: UTF-8 goes to the parser as bytes (no round trip through a str)
+        source = io.BytesIO(data) if encoding == "utf-8-sig" else io.StringIO(text)
+        df = pd.read_csv(source, dtype=object, encoding="utf-8-sig" if encoding == "utf-8-sig" else None, header=None,
+                         names=list(range(width)), index_col=False, keep_default_na=False, na_values=[], skip_blank_lines=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        m = re.search(r"line (\d+), saw (\d+)", str(exc))
+        row = int(m.group(1)) if m else None
+        zh = f"第 {row} 行有 {m.group(2)} 个字段，多于表头所在的前几行（{width} 个）：请检查是否有多余的逗号或未加引号的逗号" if m else f"CSV 格式错误：{exc}"
+        raise EvidenceError([Problem(file=path.name, row=row, message_zh=zh, message_en=f"malformed CSV: {exc}", rule="csv-format")])
+    grid = df.astype(object).where(df != "", None)
+    return grid, np.arange(1, len(grid) + 1)
 
 
 def _error_values(s: pd.Series) -> pd.Series:
@@ -270,20 +379,16 @@ def _error_values(s: pd.Series) -> pd.Series:
     return _spread(pd.Series(hit), codes, missing, s.index, False).astype(bool)
 
 
-def _csv_error_cells(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[Problem]]:
+def _csv_error_cells(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
     """Excel error values saved into a CSV (#N/A, #DIV/0!) are refused like error cells of a workbook."""
     problems: list[Problem] = []
     out = df.copy()
     for col in [c for c in df.columns if not str(c).startswith("_")]:
-        s = df[col]
-        mask = _error_values(s)
-        canon = _match_header(table, col)
-        label = f"{HEADER_ZH[canon]}（{canon}）" if canon else str(col)
-        for i in mask[mask].index[:MAX_MESSAGES_PER_COLUMN]:
-            problems.append(Problem(file=str(df.at[i, "_file"]), row=int(df.at[i, "_row"]), column=label, value=s.at[i], rule="excel-error",
-                                    message_zh="单元格是 Excel 错误值（导出 CSV 前公式出错）：请改为正确的值",
-                                    message_en="the cell holds an Excel error value (a formula failed before the CSV was saved)"))
-        out.loc[mask, col] = None
+        mask = _error_values(df[col])
+        if mask.any():
+            problems += _report(df, mask, col, df[col], "单元格是 Excel 错误值（导出 CSV 前公式出错）：请改为正确的值",
+                                "the cell holds an Excel error value (a formula failed before the CSV was saved)", "excel-error")
+            out.loc[mask, col] = None
     return out, problems
 
 
@@ -357,8 +462,8 @@ def _merged_ranges(path: Path) -> dict[str, list[str]]:
     return out
 
 
-def read_workbook(path: Path) -> dict[str, pd.DataFrame]:
-    """Each of the three tables from the workbook, as values (never formulas), with cell rows."""
+def read_workbook(path: Path) -> tuple[dict[str, "Grid"], list[Problem]]:
+    """Each of the three tables' sheets as a grid of values (never formulas), and what is wrong or unused."""
     _check_zip(path)
     try:
         return _read_workbook(path)
@@ -370,48 +475,77 @@ def read_workbook(path: Path) -> dict[str, pd.DataFrame]:
                                      message_en=f"the workbook is damaged or not an .xlsx saved by Excel: {type(exc).__name__}: {exc}")]) from None
 
 
-def _read_workbook(path: Path) -> dict[str, pd.DataFrame]:
+@dataclass
+class Grid:
+    """A table as delivered: cells by position (columns from 0), each row's number as Excel shows it,
+    and the cells that cannot be values (formulas, error cells) with their place."""
+
+    cells: pd.DataFrame
+    rows: np.ndarray
+    file: str
+    sheet: str | None = None
+    bad: list[tuple[int, int, str, object]] = field(default_factory=list)  # (row, column index, kind, value)
+    letters: bool = False  # columns named as in Excel (A, B, …) in messages
+
+
+def _read_workbook(path: Path) -> tuple[dict[str, Grid], list[Problem]]:
     import openpyxl
-    from openpyxl.utils.cell import range_boundaries, get_column_letter
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
 
     wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
     problems: list[Problem] = []
-    tables: dict[str, pd.DataFrame] = {}
-    sheet_of: dict[str, str] = {}
+    if len(wb.sheetnames) > MAX_SHEETS:
+        wb.close()
+        raise EvidenceError([Problem(file=path.name, value=f"{len(wb.sheetnames)} sheets", rule="too-many-sheets",
+                                     message_zh=f"工作簿有 {len(wb.sheetnames)} 个工作表，超过上限 {MAX_SHEETS} 个：未读取",
+                                     message_en=f"the workbook has {len(wb.sheetnames)} sheets, more than the limit of {MAX_SHEETS}; not read")])
+    titles: dict[str, list[str]] = {}
     for ws in wb.worksheets:
-        for table, names in TABLE_NAMES.items():
-            if _key(ws.title) in {_key(n) for n in names}:
-                sheet_of[table] = ws.title
+        table = _table_of_name(ws.title)
+        if table is None:
+            problems.append(Problem(file=path.name, sheet=str(visible(ws.title)), value=str(visible(ws.title)), rule="sheet-unused", severity="warning",
+                                    message_zh=f"工作表名不是证据表名（{TABLE_ZH['units']}/units、{TABLE_ZH['events']}/events、{TABLE_ZH['facts']}/facts），未读取",
+                                    message_en="the sheet's name is not one of the evidence tables (units, events, facts); not read"))
+            continue
+        titles.setdefault(table, []).append(ws.title)
+        if INVISIBLE.search(ws.title):
+            problems.append(Problem(file=path.name, sheet=str(visible(ws.title)), value=str(visible(ws.title)), rule="invisible-removed", severity="warning",
+                                    message_zh=f"工作表名含不可见字符 {invisible_names(ws.title)}，已忽略这些字符，按{TABLE_ZH[table]}表读取",
+                                    message_en=f"the sheet name holds invisible characters ({invisible_names(ws.title)}); read as the {table} table"))
+    for table, names in titles.items():
+        if len(names) > 1:
+            problems.append(_ambiguous(path.name, table, names, sheet=True))
     merged = _merged_ranges(path)
     sheet_parts = _sheet_parts(path)
-    present = "、".join(wb.sheetnames)
+    present = "、".join(str(visible(n)) for n in wb.sheetnames)
+    grids: dict[str, Grid] = {}
     for table in ("units", "events", "facts"):
-        title = sheet_of.get(table)
-        if title is None:
-            names = "、".join(TABLE_NAMES[table])
+        names = titles.get(table, [])
+        if not names:
+            accepted = "、".join(TABLE_NAMES[table])
             problems.append(Problem(file=path.name, sheet=f"{table} / {TABLE_ZH[table]}", value=present, rule="sheet-missing",
-                                    message_zh=f"工作簿中缺少工作表“{TABLE_ZH[table]}”（可用名称：{names}）；现有工作表：{present}",
+                                    message_zh=f"工作簿中缺少工作表“{TABLE_ZH[table]}”（可用名称：{accepted}）；现有工作表：{present}",
                                     message_en=f"missing sheet '{table}' (accepted names: {', '.join(TABLE_NAMES[table])}); sheets found: {present}"))
             continue
+        if len(names) > 1:
+            continue  # refused above, naming every sheet
+        title = names[0]
         ws = wb[title]
         if ws.sheet_state != "visible":
             problems.append(Problem(file=path.name, sheet=title, value=ws.sheet_state, message_zh="该工作表是隐藏的：请取消隐藏并核对其内容后再运行",
                                     message_en=f"the sheet is {ws.sheet_state}: unhide it and check its content", rule="hidden-sheet"))
-        df, cell_problems = _sheet_frame(ws, path.name, title, table)
-        headers = [c for c in df.columns if not str(c).startswith("_")] if df is not None else []
+        grid, p = _sheet_grid(ws, path.name, title)
+        problems += p
         for ref in merged.get(sheet_parts.get(title, ""), []):
             min_col, min_row, _, _ = range_boundaries(ref)
-            header = headers[min_col - 1] if min_col - 1 < len(headers) else ""
-            problems.append(Problem(file=path.name, sheet=title, row=min_row, column=f"{get_column_letter(min_col)}（{header}）", value=ref, rule="merged-cells",
+            header = grid.cells.iloc[0, min_col - 1] if grid is not None and len(grid.cells) and min_col - 1 < grid.cells.shape[1] else ""
+            problems.append(Problem(file=path.name, sheet=title, row=min_row, column=f"{get_column_letter(min_col)}（{header or ''}）", value=ref, rule="merged-cells",
                                     message_zh=f"存在合并单元格 {ref}：每个单元格应各有其值，请取消合并并逐行填写",
                                     message_en=f"merged cells {ref}: unmerge them so every row holds its own value"))
-        problems.extend(cell_problems)
-        if df is not None:
-            tables[table] = df
+        if grid is not None:
+            grids[table] = grid
     wb.close()
-    if problems:
-        raise EvidenceError(problems)
-    return tables
+    return grids, problems
 
 
 def _sheet_parts(path: Path) -> dict[str, str]:
@@ -434,95 +568,173 @@ def _unescape(s: str) -> str:
     return html.unescape(s)
 
 
-def _sheet_frame(ws, file: str, sheet: str, table: str) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """Rows of a sheet as objects, refusing formulas and Excel error cells with their cell address."""
-    from openpyxl.utils import get_column_letter
+def _sheet_grid(ws, file: str, sheet: str) -> tuple[Grid | None, list[Problem]]:
+    """A sheet's cells by position with their row numbers; formulas and error cells set aside with their place.
 
+    The sheet's declared size is not trusted (a formatted whole row declares 16,384 columns): rows are
+    as wide as their last cell, and a row wider than MAX_COLUMNS with values past it is refused."""
     problems: list[Problem] = []
-    rows = ws.iter_rows()
-    header_cells = None
-    header_row = 0
-    for cells in rows:
-        header_row = cells[0].row if cells and hasattr(cells[0], "row") else header_row + 1
-        if any(c.value not in (None, "") for c in cells):
-            header_cells = cells
-            break
-    if header_cells is None:
-        problems.append(Problem(file=file, sheet=sheet, message_zh="工作表为空，没有表头", message_en="empty sheet: no header row", rule="empty-sheet"))
-        return None, problems
-    headers = [c.value for c in header_cells]
+    ws.reset_dimensions()
     values: list[list[object]] = []
     row_numbers: list[int] = []
-    bad_cells: list[tuple[int, int, str, object]] = []
-    for cells in rows:
+    bad: list[tuple[int, int, str, object]] = []
+    for r, cells in enumerate(ws.iter_rows(), 1):
+        if len(cells) > MAX_COLUMNS and any(getattr(c, "value", None) not in (None, "") for c in cells[MAX_COLUMNS:]):
+            width = max(j for j, c in enumerate(cells, 1) if getattr(c, "value", None) not in (None, ""))
+            raise EvidenceError([Problem(file=file, sheet=sheet, row=r, value=f"{width} columns", rule="too-many-columns",
+                                         message_zh=f"第 {r} 行有 {width} 列，超过上限 {MAX_COLUMNS} 列：未读取，请检查该工作表是否为证据表",
+                                         message_en=f"row {r} has {width} columns, more than the limit of {MAX_COLUMNS}; not read")])
         vals = []
-        r = None
-        for j, c in enumerate(cells):
-            v = c.value
-            if getattr(c, "data_type", None) == "f" or (isinstance(v, str) and v.startswith("=") and getattr(c, "data_type", None) == "f"):
-                bad_cells.append((c.row, j, "formula", v))
+        for j, c in enumerate(cells[:MAX_COLUMNS]):
+            v = getattr(c, "value", None)
+            kind = getattr(c, "data_type", None)
+            if kind == "f":
+                bad.append((r, j, "formula", v))
                 v = None
-            elif getattr(c, "data_type", None) == "e" or (isinstance(v, str) and v.strip() in EXCEL_ERRORS):
-                bad_cells.append((c.row, j, "error", v))
+            elif kind == "e" or (isinstance(v, str) and v.strip() in EXCEL_ERRORS):
+                bad.append((r, j, "error", v))
                 v = None
-            if r is None and hasattr(c, "row"):
-                r = c.row
             vals.append(v)
-        if r is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in vals):
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in vals) and not (bad and bad[-1][0] == r):
             continue
         values.append(vals)
         row_numbers.append(r)
-    for r, j, kind, v in bad_cells[:MAX_MESSAGES_PER_COLUMN * 4]:
-        col = f"{get_column_letter(j + 1)}（{headers[j] if j < len(headers) else ''}）"
-        if kind == "formula":
-            problems.append(Problem(file=file, sheet=sheet, row=r, column=col, value=v, message_zh="单元格是公式而不是数值：请粘贴为数值后再提交",
-                                    message_en="the cell holds a formula, not a value: paste as values", rule="formula"))
-        else:
-            problems.append(Problem(file=file, sheet=sheet, row=r, column=col, value=v, message_zh="单元格是 Excel 错误值", message_en="the cell holds an Excel error value", rule="excel-error"))
-    width = len(headers)
-    df = pd.DataFrame([v[:width] + [None] * (width - len(v)) for v in values], columns=[str(h) if h is not None else f"_blank{i}" for i, h in enumerate(headers)], dtype=object)
-    df["_row"] = np.array(row_numbers, dtype=np.int64)
-    df["_file"] = file
-    df["_sheet"] = sheet
-    df.attrs["header_row"] = header_row  # messages about a missing column point at this row
-    df.attrs["sheet"] = sheet
-    return df, problems
+    if not values:
+        problems.append(Problem(file=file, sheet=sheet, message_zh="工作表为空，没有表头", message_en="empty sheet: no header row", rule="empty-sheet"))
+        return None, problems
+    width = max(len(v) for v in values)
+    cells = pd.DataFrame([v + [None] * (width - len(v)) for v in values], columns=list(range(width)), dtype=object)
+    return Grid(cells=cells, rows=np.array(row_numbers, dtype=np.int64), file=file, sheet=sheet, bad=bad, letters=True), problems
 
 
-# ---- typing the tables --------------------------------------------------------------------
+# ---- from a grid to a table ---------------------------------------------------------------
 
-def _rename(df: pd.DataFrame, table: str, file: str, sheet: str | None) -> tuple[pd.DataFrame, list[Problem]]:
+def _blank(s: pd.Series) -> pd.Series:
+    """Cells that hold nothing: missing, or text of blanks only (vectorised where the column is text)."""
+    t = s.astype(object)
+    if _all_text(t):
+        return (t.isna() | t.str.strip().eq("")).fillna(True).astype(bool)
+    return (t.isna() | t.map(lambda v: isinstance(v, str) and not v.strip(), na_action="ignore").fillna(False)).astype(bool)
+
+
+def _col_label(grid: Grid, j: int, header: object) -> str:
+    """A delivered column as the analyst finds it: 'E（数量）' in a workbook, '第 5 列（数量）' in a CSV."""
+    from openpyxl.utils import get_column_letter
+
+    name = "" if header is None else str(visible(header))
+    return f"{get_column_letter(j + 1)}（{name}）" if grid.letters else f"第 {j + 1} 列（{name}）"
+
+
+def _find_header(grid: Grid, table: str, filled: np.ndarray) -> int:
+    """The position of the header row: among the first HEADER_SCAN_ROWS rows with content, the one
+    naming the most columns of the table (Chinese or English); the first such row if none does."""
+    candidates = np.flatnonzero(filled)[:HEADER_SCAN_ROWS]
+    if not len(candidates):
+        return -1
+    best, score = int(candidates[0]), 0
+    for i in candidates:
+        names = {_match_header(table, v) for v in grid.cells.iloc[int(i)] if v is not None and str(v).strip()} - {None}
+        if len(names) > score:
+            best, score = int(i), len(names)
+    return best
+
+
+def _table(grid: Grid, table: str) -> tuple[pd.DataFrame | None, list[Problem], set[tuple]]:
+    """The table with canonical columns, found below any title rows; each column named once.
+
+    Problems: where the header was found (below a title), columns that map to nothing (a warning
+    naming them), two columns that mean one field, required columns missing, formulas and error
+    cells. Returns also the places (file, row, column) already refused, so a later check of the same
+    cell does not say it again. None where a required column is missing."""
+    cells = grid.cells
+    where = {"file": grid.file, "sheet": grid.sheet}
     problems: list[Problem] = []
-    mapping: dict[str, str] = {}
-    for col in df.columns:
-        if col.startswith("_"):
+    blank = pd.DataFrame({j: _blank(cells[j]) for j in cells.columns}) if len(cells) else pd.DataFrame()
+    filled = ~blank.all(axis=1).to_numpy() if len(cells) else np.zeros(0, dtype=bool)
+    h = _find_header(grid, table, filled)
+    if h < 0:
+        problems.append(Problem(**where, message_zh="表为空，没有表头", message_en="empty table: no header row", rule="empty-sheet"))
+        return None, problems, set()
+    header_row = int(grid.rows[h])
+    above = np.flatnonzero(filled[:h])
+    if len(above):
+        title = " ".join(str(v) for v in cells.iloc[int(above[0])] if v is not None and str(v).strip())
+        problems.append(Problem(**where, row=header_row, value=visible(title), rule="header-row", severity="warning",
+                                message_zh=f"表头位于第 {header_row} 行；其上 {len(above)} 行（如“{_short_text(title)}”）视为标题，未作为数据读取",
+                                message_en=f"the header is on row {header_row}; the {len(above)} row(s) above it are read as a title, not as data"))
+    headers = cells.iloc[h]
+    body = np.flatnonzero(filled)
+    body = body[body > h]
+    data = cells.iloc[body]
+    mapping: dict[int, str] = {}
+    first_of: dict[str, int] = {}
+    unmatched: list[str] = []
+    for j, hv in headers.items():
+        has_data = bool(len(body)) and not bool(blank[j].iloc[body].all())
+        if hv is None or not str(hv).strip():
+            if has_data:
+                problems.append(Problem(**where, row=header_row, column=_col_label(grid, j, None), rule="column-unused", severity="warning",
+                                        message_zh="该列没有表头但有数据，未读取：请填写表头或删除该列",
+                                        message_en="the column has data but no header; not read"))
             continue
-        canon = _match_header(table, col)
+        canon = _match_header(table, hv)
         if canon is None:
+            unmatched.append(str(hv))
+            problems.append(Problem(**where, row=header_row, column=_col_label(grid, j, hv), value=visible(str(hv)), rule="column-unused", severity="warning",
+                                    message_zh=f"表头“{visible(str(hv))}”不是{TABLE_ZH[table]}表的列，该列未读取",
+                                    message_en=f"header '{visible(str(hv))}' is not a column of the {table} table; the column was not read"))
             continue
-        if canon in mapping.values():
-            problems.append(Problem(file=file, sheet=sheet, row=int(df.attrs.get("header_row", 1)), column=str(col), value=col,
-                                    message_zh=f"表头“{col}”与另一列重复表示 {canon}（{HEADER_ZH[canon]}）", message_en=f"header '{col}' duplicates column {canon}", rule="header-duplicate"))
+        if canon in first_of:
+            k = first_of[canon]
+            problems.append(Problem(**where, row=header_row, column=_col_label(grid, j, hv), value=visible(str(hv)), rule="header-duplicate",
+                                    message_zh=f"表头“{visible(str(hv))}”与 {_col_label(grid, k, headers[k])} 都表示“{HEADER_ZH[canon]}”（{canon}），无法确定以哪列为准：请只保留一列",
+                                    message_en=f"header '{visible(str(hv))}' and column {k + 1} both mean {canon}; keep one"))
             continue
-        mapping[col] = canon
-    unmatched = [str(c) for c in df.columns if not str(c).startswith("_") and c not in mapping]
-    header_row = int(df.attrs.get("header_row", 1))
+        if INVISIBLE.search(str(hv)):
+            problems.append(Problem(**where, row=header_row, column=_col_label(grid, j, hv), value=visible(str(hv)), rule="invisible-removed", severity="warning",
+                                    message_zh=f"表头含不可见字符 {invisible_names(hv)}，已忽略，读作“{HEADER_ZH[canon]}”",
+                                    message_en=f"the header holds invisible characters ({invisible_names(hv)}); read as {canon}"))
+        first_of[canon] = j
+        mapping[j] = canon
+    have = "、".join(str(visible(v)) for v in headers if v is not None and str(v).strip())
     for need in REQUIRED[table]:
-        if need not in mapping.values():
-            have = "、".join(str(c) for c in df.columns if not str(c).startswith("_"))
+        if need not in first_of:
             guess = _close_header(table, need, unmatched)
             hint_zh = f"表头“{guess}”疑似“{HEADER_ZH[need]}”（{need}）的误写；" if guess else ""
             hint_en = f"header '{guess}' looks like a misspelling of '{need}'; " if guess else ""
-            problems.append(Problem(file=file, sheet=sheet, row=header_row, column=f"{HEADER_ZH[need]}（{need}）", value=guess or have.replace("、", ","),
+            problems.append(Problem(**where, row=header_row, column=f"{HEADER_ZH[need]}（{need}）", value=guess or have.replace("、", ","),
                                     message_zh=f"缺少必需的列“{HEADER_ZH[need]}”（{need}）；{hint_zh}现有表头：{have}",
                                     message_en=f"missing required column '{need}'; {hint_en}headers found: {have.replace('、', ', ')}", rule="column-missing"))
-    out = df.rename(columns=mapping)
-    keep = [c for c in COLUMNS[table] if c in out.columns] + ["_file", "_sheet", "_row"]
-    out = out[keep].copy()
+    refused: set[tuple] = set()
+    for r, j, kind, v in grid.bad:
+        if r < header_row or j not in mapping:
+            continue  # a title row, or a column not read
+        if len([k for k in refused if k[1] == mapping[j]]) >= MAX_MESSAGES_PER_COLUMN:
+            continue
+        refused.add((grid.file, r, mapping[j]))
+        label = _col_label(grid, j, headers[j])
+        if kind == "formula":
+            problems.append(Problem(**where, row=r, column=label, value=v, message_zh="单元格是公式而不是数值：请粘贴为数值后再提交",
+                                    message_en="the cell holds a formula, not a value: paste as values", rule="formula"))
+        else:
+            problems.append(Problem(**where, row=r, column=label, value=v, message_zh="单元格是 Excel 错误值", message_en="the cell holds an Excel error value", rule="excel-error"))
+    if any(p.rule == "column-missing" for p in problems):
+        return None, problems, refused
+    out = pd.DataFrame({canon: data[j].to_numpy(dtype=object) for j, canon in mapping.items()}, index=pd.RangeIndex(len(data)))
     for c in COLUMNS[table]:
         if c not in out.columns:
             out[c] = None
-    return out, problems
+    out = out[list(COLUMNS[table])]
+    out["_file"] = grid.file
+    out["_sheet"] = grid.sheet
+    out["_row"] = grid.rows[body].astype(np.int64)
+    out.attrs["header_row"] = header_row
+    return out, problems, refused
+
+
+def _short_text(text: str, limit: int = 20) -> str:
+    text = str(visible(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _close_header(table: str, need: str, headers: list[str]) -> str | None:
@@ -537,6 +749,86 @@ def _close_header(table: str, need: str, headers: list[str]) -> str | None:
             if r > score:
                 best, score = h, r
     return best if score >= 0.6 else None
+
+
+def _empty_table(df: pd.DataFrame, table: str, no_events: bool) -> list[Problem]:
+    """A units or events table with a header and no record is refused (every unit would get its base
+    score, unnoticed); a year without events is declared (`no_events`), and then must have none."""
+    where = {"file": str(df["_file"].iloc[0]) if len(df) else df.attrs.get("file", ""), "sheet": df.attrs.get("sheet")}
+    row = df.attrs.get("header_row")
+    if table == "units" and not len(df):
+        return [Problem(**where, row=row, rule="table-empty", message_zh="单位表只有表头，没有任何单位：请填写参加考评的单位",
+                        message_en="the units table has a header and no units; list the units assessed")]
+    if table == "events" and not len(df) and not no_events:
+        return [Problem(**where, row=row, rule="table-empty",
+                        message_zh="事件表只有表头，没有任何事件记录：若本年度确实没有考评事件，请在运行时加 --no-events 明确声明",
+                        message_en="the events table has a header and no events; if the year truly had none, declare it with --no-events")]
+    if table == "events" and not len(df) and no_events:
+        return [Problem(**where, row=row, rule="no-events", severity="warning",
+                        message_zh="按运行参数 --no-events，本考核期无考评事件：事件表为空，各单位事件类指标按基础分计分",
+                        message_en="declared with --no-events: the period has no events; event-scored indicators keep their base scores")]
+    if table == "events" and len(df) and no_events:
+        first = df.iloc[0]
+        return [Problem(file=str(first["_file"]), sheet=first["_sheet"], row=int(first["_row"]), rule="no-events-contradiction", value=f"{len(df)} events",
+                        message_zh=f"运行参数声明本年度无考评事件（--no-events），但事件表有 {len(df)} 条记录：请核对后去掉 --no-events 或清空事件表",
+                        message_en=f"--no-events declares a year without events, but the events table holds {len(df)} rows")]
+    return []
+
+
+def _clean_cells(df: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[Problem], set[tuple]]:
+    """Invisible characters and lengths, one vectorised pass per column.
+
+    In codes an invisible character is refused, naming its code point (it would make '0001' and
+    '0001\u200b' two units that look alike); in names and free text it is removed and said. Cells past
+    the bounds are refused."""
+    problems: list[Problem] = []
+    refused: set[tuple] = set()
+    out = df.copy()
+    for c in COLUMNS[table]:
+        s = df[c]
+        if not len(s) or not s.notna().any():
+            continue
+        shown = s.map(visible, na_action="ignore")
+        hit = has_invisible(s)
+        if hit.any():
+            if c in CODE_COLUMNS:
+                problems += _report_each(df, hit, c, shown, lambda i: (
+                    f"含不可见字符 {invisible_names(s[i])}（零宽字符、双向控制符或控制字符）：编码中不允许，请删除后重新提交",
+                    f"holds invisible characters {invisible_names(s[i]).replace('、', ', ')} (zero-width, bidi or control); not allowed in a code"), "invisible-char")
+                refused |= {(str(f), int(r), c) for f, r in zip(df.loc[hit, "_file"], df.loc[hit, "_row"])}
+            else:
+                out[c] = strip_invisible(s)
+                problems += _report_each(df, hit, c, shown, lambda i: (
+                    f"含不可见字符 {invisible_names(s[i])}（零宽字符、双向控制符或控制字符），已删除",
+                    f"held invisible characters {invisible_names(s[i]).replace('、', ', ')}; removed"), "invisible-removed", "warning")
+        text = text_cells(out[c])
+        lengths = text.str.len().fillna(0)
+        limit = MAX_CODE_CHARS if c in CODE_COLUMNS else MAX_NAME_CHARS if c == "unit_name" else MAX_CELL_CHARS
+        too = (lengths > limit).astype(bool)
+        if c == "unit_name":
+            too |= (text.str.encode("utf-8").str.len().fillna(0) > MAX_NAME_BYTES).astype(bool)
+        if too.any():
+            what = {"unit_name": "单位名称", "date": "日期", "done_date": "日期", "quantity": "数量"}.get(c, "编码" if c in CODE_COLUMNS else "单元格内容")
+            problems += _report_each(df, too, c, shown, lambda i: (
+                f"{what}过长（{int(lengths[i])} 个字符，上限 {limit} 个字符{'、' + str(MAX_NAME_BYTES) + ' 字节' if c == 'unit_name' else ''}）",
+                f"too long ({int(lengths[i])} characters, limit {limit}{f' and {MAX_NAME_BYTES} bytes' if c == 'unit_name' else ''})"), "too-long")
+            refused |= {(str(f), int(r), c) for f, r in zip(df.loc[too, "_file"], df.loc[too, "_row"])}
+    return out, problems, refused
+
+
+def _leading_zeros(df: pd.DataFrame) -> list[Problem]:
+    """A unit code typed as a number (1 or 1.0) where other codes are zero-padded text ('0001'): the
+    zeros were probably lost when the column was not formatted as text. Said, per cell."""
+    raw = df["unit_id"]
+    number = raw.map(lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool), na_action="ignore").fillna(False).astype(bool)
+    padded = text_cells(raw).str.match(r"^0\d").fillna(False).astype(bool)
+    if not (number.any() and padded.any()):
+        return []
+    width = int(text_cells(raw)[padded].str.len().max())
+    return _report_each(df, number, "unit_id", raw, lambda i: (
+        f"单位编码以数字形式填写，其他编码是带前导零的文本（如“{text_cells(raw)[padded].iloc[0]}”）：前导零可能已丢失（应为“{str(_text_each(raw[[i]]).iloc[0]).zfill(width)}”？）请把该列设为文本格式",
+        "the unit code is a number while other codes are zero-padded text: leading zeros were probably lost; format the column as text"),
+        "leading-zeros", "warning")
 
 
 def _all_text(s: pd.Series) -> bool:
@@ -705,7 +997,7 @@ def _date_columns(raw: pd.Series) -> dict[str, pd.Series]:
 
 
 def type_units(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
-    problems: list[Problem] = []
+    problems: list[Problem] = _leading_zeros(df)
     out = pd.DataFrame(index=df.index)
     for c in ("unit_id", "unit_name", "unit_group"):
         out[c] = _text(df[c])
@@ -717,7 +1009,7 @@ def type_units(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
 
 
 def type_events(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
-    problems: list[Problem] = []
+    problems: list[Problem] = _leading_zeros(df)
     out = pd.DataFrame(index=df.index)
     for c in ("event_id", "unit_id", "indicator", "level", "source", "note"):
         out[c] = _text(df[c])
@@ -732,10 +1024,15 @@ def type_events(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
     raw_q = df["quantity"]
     q_text = _text(raw_q)
     q = _per_distinct(parse_number, q_text, np.nan).astype(float)
+    infinite = _per_distinct(non_finite, q_text, False).astype(bool)
     empty = q_text.isna()
     problems += _normalised_note(df, raw_q, q_text, "quantity")
-    problems += _report(df, ~empty & q.isna(), "quantity", raw_q, "数量不是数字", "quantity is not a number", "quantity-number")
+    problems += _report(df, infinite, "quantity", raw_q, "数量不是有限的数（inf、nan 或超出范围的数）：应为 1 到 "
+                        f"{MAX_QUANTITY} 之间的整数", f"quantity is not a finite number (inf, nan or overflow); use a whole number from 1 to {MAX_QUANTITY}", "quantity-not-finite")
+    problems += _report(df, ~empty & q.isna() & ~infinite, "quantity", raw_q, "数量不是数字", "quantity is not a number", "quantity-number")
     problems += _report(df, q.notna() & (q != np.floor(q)), "quantity", raw_q, "数量应为整数", "quantity must be a whole number", "quantity-integer")
+    problems += _report(df, (q > MAX_QUANTITY).fillna(False).astype(bool), "quantity", raw_q, f"数量超过上限 {MAX_QUANTITY}（一行记一类事件的次数）",
+                        f"quantity above the limit of {MAX_QUANTITY}", "quantity-too-large")
     out["quantity"] = q.where(~empty, 1.0)
     out["record_id"] = out["event_id"]
     out[["_file", "_sheet", "_row"]] = df[["_file", "_sheet", "_row"]]
@@ -743,13 +1040,15 @@ def type_events(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
 
 
 def type_facts(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
-    problems: list[Problem] = []
+    problems: list[Problem] = _leading_zeros(df)
     out = pd.DataFrame(index=df.index)
     for c in ("unit_id", "indicator", "value", "note"):
         out[c] = _text(df[c])
     for c in ("unit_id", "indicator"):
         problems += _normalised_note(df, df[c], out[c], c)
         problems += _report(df, out[c].isna(), c, df[c], "必填项为空", "required value is empty", "required")
+    infinite = _per_distinct(non_finite, out["value"], False).astype(bool) if len(out) else pd.Series(False, index=out.index)
+    problems += _report(df, infinite, "value", df["value"], "值不是有限的数（inf、nan 或超出范围的数）", "the value is not a finite number (inf, nan or overflow)", "number-not-finite")
     sheet = df["_sheet"].fillna(df["_file"]).astype(str)
     out["record_id"] = sheet + "!" + df["_row"].astype(str)
     out[["_file", "_sheet", "_row"]] = df[["_file", "_sheet", "_row"]]
@@ -759,39 +1058,48 @@ def type_facts(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
 TYPERS = {"units": type_units, "events": type_events, "facts": type_facts}
 
 
-def read(raw_dir: Path) -> Evidence:
-    """Read and type one county-year's evidence; every problem found at once, or none."""
+def read(raw_dir: Path, no_events: bool = False) -> Evidence:
+    """Read and type one county-year's evidence; every problem of every table found at once, or none.
+
+    `no_events` declares a year without events: the events table must then have a header and no row
+    (without it, an events table with no row is refused)."""
     raw_dir = Path(raw_dir)
     form, paths = locate(raw_dir)
     problems: list[Problem] = []
+    grids: dict[str, Grid] = {}
     if form == "xlsx":
-        frames = read_workbook(paths["workbook"])
-        sources = {t: (paths["workbook"].name, frames[t].attrs.get("sheet", t)) for t in frames}
+        grids, problems = read_workbook(paths["workbook"])
         hashed = [paths["workbook"]]
     else:
-        frames = {}
         for t, p in paths.items():  # each file's own refusal, all files at once
             try:
-                frames[t], cells = _csv_error_cells(read_csv_table(p, t), t)
+                cells, rows = _csv_grid(p)
             except EvidenceError as exc:
                 problems += exc.problems
                 continue
-            problems += cells
-        if problems and len(frames) < len(paths):
-            raise EvidenceError(errors_of(problems))
-        sources = {t: (p.name, None) for t, p in paths.items()}
+            grids[t] = Grid(cells=cells, rows=rows, file=p.name)
         hashed = list(paths.values())
-    error_cells = {(p.file, p.row, _canon_of(p.column)) for p in problems if p.rule == "excel-error"}
+    problems += unused_files(raw_dir, hashed)
     typed: dict[str, pd.DataFrame] = {}
     for table in ("units", "events", "facts"):
-        file, sheet = sources[table]
-        df, p = _rename(frames[table], table, file, sheet)
-        problems += p
-        if any(x.rule == "column-missing" for x in p):
+        if table not in grids:
             continue
+        df, p, refused = _table(grids[table], table)
+        problems += p
+        if df is None:
+            continue
+        df.attrs.update(file=grids[table].file, sheet=grids[table].sheet)
+        problems += _empty_table(df, table, no_events)
+        if form == "csv":
+            df, p = _csv_error_cells(df)
+            problems += p
+            refused |= {(x.file, x.row, _canon_of(x.column)) for x in p}
+        df, p, more = _clean_cells(df, table)
+        problems += p
+        refused |= more
         typed[table], p = TYPERS[table](df)
-        # an error cell is reported once, as an error cell, not again as an empty or non-numeric value
-        problems += [x for x in p if (x.file, x.row, _canon_of(x.column)) not in error_cells]
+        # a refused cell is reported once, as what it is, not again as an empty or non-numeric value
+        problems += [x for x in p if (x.file, x.row, _canon_of(x.column)) not in refused]
     errors = errors_of(problems)
     if errors:
         raise EvidenceError(errors)

@@ -85,7 +85,8 @@ def _default_raw(root: Path, county: str, year: int | str, period: str | None) -
     return root / "data" / "raw" / county / str(year)
 
 
-def resolve(county: str, year: int | str, framework: str, raw: str | Path | None, out: str | Path | None, period: str | None) -> RunParams:
+def resolve(county: str, year: int | str, framework: str, raw: str | Path | None, out: str | Path | None, period: str | None,
+            no_events: bool = False) -> RunParams:
     """Checked run parameters with absolute folders; a ParameterError lists everything wrong."""
     problems = check_params(county, year, framework, period)
     if problems:
@@ -107,7 +108,7 @@ def resolve(county: str, year: int | str, framework: str, raw: str | Path | None
     if not raw_dir.is_dir():
         raise ParameterError([Problem(file=str(raw_dir), message_zh="证据目录不存在（--raw）", message_en="evidence folder does not exist (--raw)", rule="parameter")])
     return RunParams(county=county, year=int(year), framework=framework, raw_dir=str(raw_dir.resolve()), out_dir=str(out_dir.resolve()),
-                     period=period)
+                     period=period, no_events=bool(no_events))
 
 
 # ---- the folder dance ---------------------------------------------------------------------
@@ -357,7 +358,7 @@ def write_manifest(staging: Path, p: RunParams, fw: frameworks.Framework, starte
     inputs = json.loads((staging / "evidence" / "inputs.json").read_text(encoding="utf-8"))
     manifest = {
         "parameters": {"county": p.county, "year": p.year, "framework": p.framework, "period": p.period,
-                       "raw_dir": p.raw_dir, "out_dir": p.out_dir},
+                       "raw_dir": p.raw_dir, "out_dir": p.out_dir, "no_events": bool(p.no_events)},
         "framework": {"id": fw.id, "file": f"frameworks/{fw.id}.yaml", "sha256": fw.file_hash},
         "inputs": inputs,
         "outputs": file_hashes(staging, skip={"manifest.json"}),
@@ -432,12 +433,7 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
 
 
 def _warnings(bundle: Path) -> list[Problem]:
-    out = []
-    notes = bundle / "evidence" / "reading_notes.json"
-    if notes.is_file():
-        out += [Problem(**d) for d in json.loads(notes.read_text(encoding="utf-8"))]
-    results = bundle / "validation" / "results.json"
-    if results.is_file():
-        data = json.loads(results.read_text(encoding="utf-8"))
-        out += [Problem(**d) for d in data.get("problems", []) if d.get("severity") == "warning"]
-    return out
+    """The run's warnings: the one list the summary, the JSON results and the notebooks count."""
+    from .validation import bundle_warnings
+
+    return bundle_warnings(bundle)

@@ -38,6 +38,7 @@ class RunParams:
     out_dir: str  # the root under which <county>/<year>/ is published
     period: str | None = None
     bundle_dir: str | None = None  # where this run writes; the pipeline points it at a staging folder
+    no_events: bool = False  # a year without events, declared (--no-events): the events table must be empty, the 通报 says so
 
     @property
     def bundle(self) -> Path:
@@ -109,7 +110,7 @@ def ingest(p: RunParams) -> evidence_mod.Evidence:
     from . import appeals
 
     with recording_problems(bundle):
-        ev = evidence_mod.read(Path(p.raw_dir))
+        ev = evidence_mod.read(Path(p.raw_dir), no_events=bool(p.no_events))
         adjustments = appeals.read(Path(p.raw_dir))
     folder = bundle / "evidence"
     evidence_mod.write_parquet(ev, folder)
@@ -260,7 +261,7 @@ def report(p: RunParams) -> dict[str, Path]:
             appeals[c] = pd.to_numeric(appeals[c], errors="coerce")
     files = documents.write_reports(res.framework, res.unit_scores, res.indicator_scores, res.line_items, ev.events,
                                     p.bundle / "reports", previous=previous, period=res.period.label, facts=ev.facts,
-                                    comparison=comparison, appeals=appeals)
+                                    comparison=comparison, appeals=appeals, no_events=bool(p.no_events))
     if comparison is not None:  # years side by side, also as a table for the analyst
         path = p.bundle / "reports" / f"与{p.previous_slot}对比.csv"
         comparison.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")

@@ -313,7 +313,7 @@ def framework_expectations(fw: Framework, period: Period, unit_ids: list[str]) -
     events = [
         gxe.ExpectColumnValuesToBeInSet(column="unit_id", value_set=unit_ids, meta=_meta(
             "events.unit_id.in_units", "unit_id", "单位编码在单位表中", "unit_id is in the units table",
-            "单位编码“{value}”不在单位表中", "unknown unit '{value}': not in the units table")),
+            "单位编码“{value}”不在单位表中{hint}", "unknown unit '{value}': not in the units table{hint_en}")),
         gxe.ExpectColumnValuesToBeInSet(column="indicator", value_set=[l.code for l in event_leaves], meta=_meta(
             "events.indicator.event_leaf", "indicator", "指标编码为以事件计分的末级指标", "indicator is a leaf scored from events",
             f"指标编码“{{value}}”不是框架 {_esc(fw.id)} 中以事件计分的末级指标{{hint}}（可选：{_esc(_list([l.code for l in event_leaves]))}）",
@@ -367,7 +367,7 @@ def framework_expectations(fw: Framework, period: Period, unit_ids: list[str]) -
     facts = [
         gxe.ExpectColumnValuesToBeInSet(column="unit_id", value_set=unit_ids, meta=_meta(
             "facts.unit_id.in_units", "unit_id", "单位编码在单位表中", "unit_id is in the units table",
-            "单位编码“{value}”不在单位表中", "unknown unit '{value}': not in the units table")),
+            "单位编码“{value}”不在单位表中{hint}", "unknown unit '{value}': not in the units table{hint_en}")),
         gxe.ExpectColumnValuesToBeInSet(column="indicator", value_set=fact_codes, meta=_meta(
             "facts.indicator.fact_code", "indicator", "指标编码为事实类指标或检查项", "indicator is a fact leaf or checklist item",
             f"指标编码“{{value}}”不是框架 {_esc(fw.id)} 中以指标事实计分的指标或检查项{{hint}}（可选：{_esc(_list(fact_codes))}）",
@@ -466,6 +466,23 @@ def _indicator_hint(fw: Framework, code: str, table: str) -> tuple[str, str]:
     return "", ""
 
 
+def _unit_hint(code: str, known: Iterable[str]) -> tuple[str, str]:
+    """Which known unit an unknown code probably meant: leading zeros lost ('1' for '0001', a code
+    typed as a number), or another case."""
+    code = str(code)
+    if code.isdigit():
+        same = [u for u in known if u.isdigit() and u != code and u.lstrip("0") == code.lstrip("0")]
+        if same and len(same[0]) > len(code):
+            return (f"：单位表中有“{same[0]}”，疑似前导零丢失（单元格为数字格式？请将该列设为文本后重新填写）",
+                    f": the units table has '{same[0]}'; leading zeros were probably lost (a number cell? format the column as text)")
+        if same:
+            return f"：单位表中有“{same[0]}”，疑似多写了前导零", f": the units table has '{same[0]}'; leading zeros added?"
+    same = [u for u in known if u != code and u.casefold() == code.casefold()]
+    if same:
+        return f"：单位表中有“{same[0]}”（仅大小写不同）", f": the units table has '{same[0]}' (differs only in case)"
+    return "", ""
+
+
 def _translate(fw: Framework, table: str, src: pd.DataFrame, result, config: dict[str, Any], groups: dict[str, str]) -> tuple[list[Problem], dict[str, Any]]:
     """One GX result → Problems (one per failing row, capped) and its trimmed, JSON-safe record."""
     meta = config.get("meta", {})
@@ -517,6 +534,8 @@ def _translate(fw: Framework, table: str, src: pd.DataFrame, result, config: dic
         value = value if value != "" else None
         fields["group"] = groups.get(fields.get("unit_id", ""), "")
         fields["also"], fields["also_en"] = also.get(i, ("", ""))
+        if column == "unit_id" and meta.get("check", "").endswith(".unit_id.in_units"):
+            fields["hint"], fields["hint_en"] = _unit_hint(value or "", groups)
         if column == "indicator" and meta.get("check", "").endswith((".event_leaf", ".fact_code")):
             fields["hint"], fields["hint_en"] = _indicator_hint(fw, value, table)
         problems.append(Problem(file=str(row["_file"]), sheet=None if pd.isna(row["_sheet"]) else str(row["_sheet"]), row=int(row["_row"]),
@@ -609,6 +628,9 @@ def validate(fw: Framework, evidence: Evidence, period: Period | str | int | Non
         groups = {str(k): _display(v) for k, v in units.dropna(subset=["unit_id"]).drop_duplicates("unit_id")[["unit_id", "unit_group"]].itertuples(index=False)}
     dynamic = framework_expectations(fw, period, unit_ids)
     report = ValidationReport(framework=fw.id, period=period.label, counts={t: int(len(src[t])) for t in TABLES})
+    # what reading said (normalised cells, a header below a title, columns not read …) is part of the
+    # one list of problems: the summary, the JSON results, the CLI and the notebooks count the same list
+    report.problems.extend(p for p in evidence.notes if p.severity != "error")
     for table in TABLES:
         stored = load_suite(table, expectations_folder)
         expectations = list(stored.expectations) + dynamic[table]
@@ -648,6 +670,22 @@ def validate(fw: Framework, evidence: Evidence, period: Period | str | int | Non
     report.results["facts"].append(_plain(rec))
     report.problems.extend(p)
     return report
+
+
+def bundle_warnings(bundle: Path) -> list[Problem]:
+    """The warnings of a run, as one list: those of `validation/results.json` (reading notes and
+    validation warnings), or, before validation ran, the reading notes of the ingest stage.
+
+    The command line, `validation/summary.md`, `validation/results.json` and the notebooks all count
+    this list, so they say the same number."""
+    results = Path(bundle) / "validation" / "results.json"
+    if results.is_file():
+        data = json.loads(results.read_text(encoding="utf-8"))
+        return [Problem(**d) for d in data.get("problems", []) if d.get("severity") != "error"]
+    notes = Path(bundle) / "evidence" / "reading_notes.json"
+    if notes.is_file():
+        return [Problem(**d) for d in json.loads(notes.read_text(encoding="utf-8")) if d.get("severity") != "error"]
+    return []
 
 
 # ---- JSON ---------------------------------------------------------------------------------

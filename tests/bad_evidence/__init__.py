@@ -53,6 +53,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     stage: str = "ingest"  # where the refusal comes from: the reader (ingest) or Great Expectations (validate)
     via: str = "inproc"  # "cli": a real `python -m assessment.cli` subprocess; "inproc": cli.main in a worker
+    args: tuple[str, ...] = ()  # more command-line arguments (e.g. --no-events)
 
 
 # ---- building evidence sets ---------------------------------------------------------------
@@ -106,6 +107,13 @@ def to_workbook(raw: Path) -> Path:
         (raw / f"{table}.csv").unlink()
     wb.save(raw / "evidence.xlsx")
     return raw / "evidence.xlsx"
+
+
+def _set(raw: Path, sheet: str, ref: str, value) -> None:
+    path = raw / "evidence.xlsx"
+    wb = openpyxl.load_workbook(path)
+    wb[sheet][ref] = value
+    wb.save(path)
 
 
 def xlsx(edit: Callable[[openpyxl.Workbook], None]) -> Callable[[Path], None]:
@@ -244,6 +252,108 @@ def _drop_column(raw: Path, table: str, name: str) -> None:
     df.drop(columns=[name]).to_csv(raw / f"{table}.csv", index=False, encoding="utf-8", lineterminator="\n")
 
 
+# ---- issue 11: ambiguity, invisible characters, empty tables, numbers, bounds, office spreadsheets
+
+def _copy_sheet(src: str, title: str) -> Callable[[openpyxl.Workbook], None]:
+    def edit(wb):
+        wb.copy_worksheet(wb[src]).title = title
+    return edit
+
+
+def _add_sheet(title: str, value: str = "说明") -> Callable[[openpyxl.Workbook], None]:
+    def edit(wb):
+        wb.create_sheet(title)["A1"] = value
+    return edit
+
+
+def _many_sheets(n: int) -> Callable[[openpyxl.Workbook], None]:
+    def edit(wb):
+        for i in range(n):
+            wb.create_sheet(f"Sheet{i + 1}")
+    return edit
+
+
+def _title_rows(title: str, n: int) -> Callable[[openpyxl.Workbook], None]:
+    def edit(wb):
+        ws = wb[title]
+        ws.insert_rows(1, n)
+        ws["A1"] = "2023年度政务新媒体考评事件登记表"
+    return edit
+
+
+def _column(title: str, col: int, header, values) -> Callable[[openpyxl.Workbook], None]:
+    """Write a column: its header (None: left blank) and values for the rows below."""
+    def edit(wb):
+        ws = wb[title]
+        if header is not None:
+            ws.cell(row=1, column=col, value=header)
+        for r, v in enumerate(values, 2):
+            ws.cell(row=r, column=col, value=v)
+    return edit
+
+
+def _header_only(table: str) -> Callable[[Path], None]:
+    return lambda raw: (raw / f"{table}.csv").write_text(_lines(raw, table)[0] + "\n", encoding="utf-8")
+
+
+def _header_only_xlsx(title: str) -> Callable[[openpyxl.Workbook], None]:
+    def edit(wb):
+        ws = wb[title]
+        ws.delete_rows(2, ws.max_row)
+    return edit
+
+
+def _csv_and_workbook(raw: Path) -> None:
+    """evidence.xlsx beside units.csv: which one is meant cannot be guessed."""
+    keep = (raw / "units.csv").read_bytes()
+    to_workbook(raw)
+    (raw / "units.csv").write_bytes(keep)
+
+
+def _two_csv(raw: Path) -> None:
+    shutil.copy(raw / "events.csv", raw / "事件.csv")
+
+
+def _duplicate_column(table: str, index: int, header: str) -> Callable[[Path], None]:
+    """The column at `index` once more at the end, under `header`."""
+    def mutate(raw: Path) -> None:
+        lines = _lines(raw, table)
+        out = [lines[0] + "," + header] + [l + "," + l.split(",")[index] for l in lines[1:]]
+        (raw / f"{table}.csv").write_text("\n".join(out) + "\n", encoding="utf-8")
+    return mutate
+
+
+def _extra_column(table: str, header: str) -> Callable[[Path], None]:
+    def mutate(raw: Path) -> None:
+        lines = _lines(raw, table)
+        out = [lines[0] + "," + header] + [l + ",x" for l in lines[1:]]
+        (raw / f"{table}.csv").write_text("\n".join(out) + "\n", encoding="utf-8")
+    return mutate
+
+
+def _stray_file(raw: Path) -> None:
+    (raw / "说明.txt").write_text("本目录为 2023 年度证据", encoding="utf-8")
+
+
+def _title_csv(table: str, title: str) -> Callable[[Path], None]:
+    def mutate(raw: Path) -> None:
+        text = (raw / f"{table}.csv").read_text(encoding="utf-8-sig")
+        (raw / f"{table}.csv").write_text(title + "\n" + text, encoding="utf-8")
+    return mutate
+
+
+def _wide_csv(raw: Path) -> None:
+    """events.csv of 200,000 columns (a header of 400 KB: under the line bound, over the column bound)."""
+    header = ",".join("c" for _ in range(200_000))
+    (raw / "events.csv").write_text(header + "\n" + header + "\n", encoding="utf-8")
+
+
+def _long_line(raw: Path) -> None:
+    lines = _lines(raw, "events")
+    lines[4] = lines[4] + "x" * (2 * 1024 * 1024)
+    (raw / "events.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 # Fixture rows (Excel numbering, header = 1): units.csv 2–13 (001–006, 101–106);
 # events.csv 2–47 (E001–E046); facts.csv 2–36. events columns: 0 event_id, 1 unit_id, 2 indicator,
 # 3 date, 4 quantity, 5 level, 6 done_date, 7 source, 8 note.
@@ -305,12 +415,73 @@ CASES: list[Case] = [
     Case("text-date-xlsx", xlsx_cell("事件", "D8", "2023年3月4日"), Where(BOOK, sheet="事件", row=8, column="date", value="2023年3月4日", rule="date-text"), accepted=True),
     Case("full-width-digits", csv_cell("events", 6, 4, "３"), Where(EV, row=6, column="quantity", value="３", rule="normalised"), accepted=True),
     Case("stray-spaces", csv_cell("events", 6, 1, " 002 "), Where(EV, row=6, column="unit_id", value=" 002 ", rule="normalised"), accepted=True),
+    # -- issue 11: ambiguous evidence is refused; what maps to nothing is said
+    Case("two-sheets-one-table", xlsx(_copy_sheet("事件", "events")), Where(BOOK, sheet="events", value="事件", rule="input-ambiguous")),
+    Case("two-sheets-case-space", xlsx(_copy_sheet("单位", " Units ")), Where(BOOK, sheet="units", value="Units", rule="input-ambiguous")),
+    Case("two-sheets-full-width", xlsx(_copy_sheet("指标事实", "ｆａｃｔｓ")), Where(BOOK, sheet="facts", value="ｆａｃｔｓ", rule="input-ambiguous")),
+    Case("two-sheets-invisible", xlsx(_copy_sheet("事件", "事件\u200b")), Where(BOOK, sheet="events", value="事件<U+200B>", rule="input-ambiguous")),
+    Case("csv-and-workbook", _csv_and_workbook, Where("csv-and-workbook", value="evidence.xlsx", rule="input-ambiguous")),
+    Case("two-csv-one-table", _two_csv, Where("two-csv-one-table", value="事件.csv", rule="input-ambiguous")),
+    Case("two-columns-one-field", _duplicate_column("events", 1, "单位编码"), Where(EV, row=1, column="单位编码", value="单位编码", rule="header-duplicate")),
+    Case("duplicate-header", _duplicate_column("units", 1, "单位名称"), Where(UN, row=1, column="单位名称", value="单位名称", rule="header-duplicate")),
+    Case("duplicate-header-xlsx", xlsx(_column("事件", 10, "次数", [1] * 46)), Where(BOOK, sheet="事件", row=1, column="J", value="次数", rule="header-duplicate")),
+    Case("unused-column", _extra_column("events", "审核人"), Where(EV, row=1, column="审核人", value="审核人", rule="column-unused"), accepted=True),
+    Case("unused-column-no-header", xlsx(_column("单位", 4, None, ["x"])), Where(BOOK, sheet="单位", row=1, column="D", rule="column-unused"), accepted=True),
+    Case("unused-sheet", xlsx(_add_sheet("填报说明")), Where(BOOK, sheet="填报说明", value="填报说明", rule="sheet-unused"), accepted=True),
+    Case("unused-file", _stray_file, Where("说明.txt", value="说明.txt", rule="file-unused"), accepted=True),
+    # -- invisible and control characters: refused in codes, removed (and said) in text
+    Case("zero-width-unit-id", csv_cell("events", 6, 1, "002\u200b"), Where(EV, row=6, column="unit_id", value="002<U+200B>", rule="invisible-char")),
+    Case("bom-in-unit-id", csv_cell("units", 3, 0, "\ufeff002"), Where(UN, row=3, column="unit_id", value="<U+FEFF>002", rule="invisible-char")),
+    Case("rlo-event-id", csv_cell("events", 7, 0, "E\u202e006"), Where(EV, row=7, column="event_id", value="E<U+202E>006", rule="invisible-char")),
+    Case("word-joiner-indicator", csv_cell("events", 8, 2, "B\u20603"), Where(EV, row=8, column="indicator", value="B<U+2060>3", rule="invisible-char")),
+    Case("lrm-level", csv_cell("events", 3, 5, "国家级\u200e"), Where(EV, row=3, column="level", value="国家级<U+200E>", rule="invisible-char")),
+    Case("isolate-in-date", csv_cell("events", 9, 3, "\u20662023-03-06\u2069"), Where(EV, row=9, column="date", value="<U+2066>2023-03-06", rule="invisible-char")),
+    Case("escape-in-unit-group", csv_cell("units", 4, 2, "乡镇\x1b街道"), Where(UN, row=4, column="unit_group", value="乡镇<U+001B>街道", rule="invisible-char")),
+    Case("zero-width-joiner-quantity", csv_cell("events", 6, 4, "3\u200d"), Where(EV, row=6, column="quantity", value="3<U+200D>", rule="invisible-char")),
+    Case("zero-width-unit-id-xlsx", xlsx_cell("事件", "B11", "003\u200c"), Where(BOOK, sheet="事件", row=11, column="unit_id", value="003<U+200C>", rule="invisible-char")),
+    Case("rlo-unit-name", csv_cell("units", 3, 1, "大楼\u202e街道"), Where(UN, row=3, column="unit_name", value="大楼<U+202E>街道", rule="invisible-removed"), accepted=True),
+    Case("zero-width-note", csv_cell("events", 5, 8, "已整改\u200b"), Where(EV, row=5, column="note", value="已整改<U+200B>", rule="invisible-removed"), accepted=True),
+    Case("soft-hyphen-source", csv_cell("events", 5, 7, "省办\u00ad抽查"), Where(EV, row=5, column="source", value="省办<U+00AD>抽查", rule="invisible-removed"), accepted=True),
+    Case("invisible-header", csv_replace("events", "indicator", "indi\u200bcator"), Where(EV, row=1, column="indi<U+200B>cator", rule="invisible-removed"), accepted=True),
+    # -- empty tables; a year without events is declared
+    Case("events-header-only", _header_only("events"), Where(EV, row=1, rule="table-empty")),
+    Case("units-header-only", _header_only("units"), Where(UN, row=1, rule="table-empty")),
+    Case("events-header-only-xlsx", xlsx(_header_only_xlsx("事件")), Where(BOOK, sheet="事件", row=1, rule="table-empty")),
+    Case("no-events-but-events", lambda raw: None, Where(EV, row=2, value="46 events", rule="no-events-contradiction"), args=("--no-events",)),
+    Case("no-events-declared", _header_only("events"), Where(EV, row=1, rule="no-events"), accepted=True, args=("--no-events",)),
+    # -- numbers: finite, whole, bounded
+    Case("quantity-inf", csv_cell("events", 6, 4, "inf"), Where(EV, row=6, column="quantity", value="inf", rule="quantity-not-finite")),
+    Case("quantity-nan", csv_cell("events", 6, 4, "NaN"), Where(EV, row=6, column="quantity", value="NaN", rule="quantity-not-finite")),
+    Case("quantity-1e400", csv_cell("events", 6, 4, "1e400"), Where(EV, row=6, column="quantity", value="1e400", rule="quantity-not-finite")),
+    Case("quantity-minus-inf", csv_cell("events", 6, 4, "-Infinity"), Where(EV, row=6, column="quantity", value="-Infinity", rule="quantity-not-finite")),
+    Case("quantity-overflow-digits", csv_cell("events", 6, 4, "9" * 400), Where(EV, row=6, column="quantity", value="9999", rule="too-long")),
+    Case("quantity-beyond-int64", csv_cell("events", 6, 4, "99999999999999999999999"), Where(EV, row=6, column="quantity", value="99999999999999999999999", rule="quantity-too-large")),
+    Case("quantity-too-large", csv_cell("events", 6, 4, "2000000"), Where(EV, row=6, column="quantity", value="2000000", rule="quantity-too-large")),
+    Case("quantity-decimal-comma", csv_replace("events", "E005,002,A4,2023-03-02,3", 'E005,002,A4,2023-03-02,"1,5"'), Where(EV, row=6, column="quantity", value="1,5", rule="quantity-number")),
+    Case("quantity-negative-zero", csv_cell("events", 6, 4, "-0"), Where(EV, row=6, column="quantity", value="0"), stage="validate"),
+    Case("quantity-xlsx-text-1e309", xlsx_cell("事件", "E6", "1e309"), Where(BOOK, sheet="事件", row=6, column="quantity", value="1e309", rule="quantity-not-finite")),
+    Case("fact-value-1e999", csv_cell("facts", 10, 2, "1e999"), Where(FA, row=10, column="value", value="1e999", rule="number-not-finite")),
+    Case("fact-value-nan", csv_cell("facts", 10, 2, "nan"), Where(FA, row=10, column="value", value="nan", rule="number-not-finite")),
+    # -- bounds, refused before costly work
+    Case("long-unit-name", csv_cell("units", 3, 1, "大" * 2000), Where(UN, row=3, column="unit_name", value="大大大", rule="too-long")),
+    Case("long-note", csv_cell("events", 5, 8, "长" * 3000), Where(EV, row=5, column="note", value="长长长", rule="too-long")),
+    Case("long-event-id", csv_cell("events", 7, 0, "E" * 100), Where(EV, row=7, column="event_id", value="EEE", rule="too-long")),
+    Case("many-columns", _wide_csv, Where(EV, row=1, value="200000 columns", rule="too-many-columns")),
+    Case("long-line", _long_line, Where(EV, row=5, value="bytes", rule="line-too-long")),
+    Case("many-sheets", xlsx(_many_sheets(60)), Where(BOOK, value="63 sheets", rule="too-many-sheets")),
+    Case("wide-sheet", xlsx(_column("事件", 300, "x", ["y"])), Where(BOOK, sheet="事件", row=1, value="300 columns", rule="too-many-columns")),
+    # -- spreadsheets as offices type them
+    Case("title-row-csv", _title_csv("units", "2023年度考评单位名单,,"), Where(UN, row=2, value="2023年度考评单位名单", rule="header-row"), accepted=True),
+    Case("title-rows-xlsx", xlsx(_title_rows("事件", 2)), Where(BOOK, sheet="事件", row=3, value="2023年度", rule="header-row"), accepted=True),
+    Case("title-rows-xlsx-bad-date", lambda raw: (xlsx(_title_rows("事件", 2))(raw), _set(raw, "事件", "D10", "2023-02-30")),
+         Where(BOOK, sheet="事件", row=10, column="date", value="2023-02-30", rule="date-format")),
+    Case("unit-id-as-number", xlsx_cell("事件", "B11", 3), Where(BOOK, sheet="事件", row=11, column="unit_id", value="3"), stage="validate"),
 ]
 
 # a handful go through `assessment validate` (same messages, nothing written); the rest through `assessment run`
 VALIDATE_ONLY = {"unknown-indicator", "duplicate-unit-name", "quantity-zero", "excel-na-error", "encoding-utf16", "missing-sheet"}
 # and a handful through the real command in its own process; the rest through cli.main in a worker process
-REAL_CLI = {"missing-file", "unknown-unit", "formula", "zip-bomb", "huge-file", "encoding-utf16", "quantity-zero", "serial-date-csv"}
+REAL_CLI = {"missing-file", "zero-width-unit-id", "many-columns", "unknown-unit", "formula", "zip-bomb", "huge-file", "encoding-utf16", "quantity-zero", "serial-date-csv"}
 CASES = [Case(**{**c.__dict__, "command": "validate" if c.accepted or c.id in VALIDATE_ONLY else "run",
                  "via": "cli" if c.id in REAL_CLI else "inproc"}) for c in CASES]
 

@@ -106,7 +106,7 @@ def run_cases(county: str, case_ids: list[str], root: str, out: str, baseline: d
     for cid in case_ids:
         case = by_id[cid]
         raw = build(case, Path(root) / "cases" / case.id)
-        argv = [case.command, "--county", county, "--year", "2023", "--framework", framework, "--raw", str(raw), "--out", out]
+        argv = [case.command, "--county", county, "--year", "2023", "--framework", framework, "--raw", str(raw), "--out", out] + list(case.args)
         t0 = time.perf_counter()
         code, stdout, stderr = (_subprocess if case.via == "cli" else _in_process)(argv, case.env)
         seconds = time.perf_counter() - t0

@@ -40,12 +40,19 @@ def combined_context(ctx: dict, components: list[dict] | None, office: dict) -> 
     return {**ctx, "components": "、".join(parts), "n_components": len(components)}
 
 
+# said in the body when the run declared a year without events (`--no-events`): an empty events
+# table is otherwise refused, so a reader of the 通报 knows the base scores were meant
+NO_EVENTS_SENTENCE = "本考核期无考评事件记录（经确认），各单位事件类指标按基础分计分。"
+
+
 def build_notification(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataFrame,
                        line_items: pd.DataFrame, office: dict, previous: pd.DataFrame | None = None,
                        period: str | None = None, charts: list[bytes] | None = None, *,
                        comparison: pd.DataFrame | None = None, appeals: pd.DataFrame | None = None,
-                       components: list[dict] | None = None) -> DocumentObject:
+                       components: list[dict] | None = None, no_events: bool = False) -> DocumentObject:
     """The whole notification as a python-docx Document (not yet saved).
+
+    `no_events`: the run declared a year without events (`--no-events`); the body says so.
 
     `charts` (PNG bytes) become an attachment when the office sets attachment.include_charts;
     `comparison` and `appeals` add their annexes; `components` make it a combined result whose
@@ -62,6 +69,8 @@ def build_notification(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.
     w.blank(1)
     w.para(fill(office["recipients"], ctx).rstrip("：:") + "：", "GwFlush")
     w.para(fill(cfg["opening"], ctx))
+    if no_events:
+        w.para(NO_EVENTS_SENTENCE)
 
     annex = office["attachment"]
     annexes = [score_annex(fw, unit_scores, indicator_scores, office, ctx, components)]

@@ -294,7 +294,8 @@ def band_text(cfg: dict, ctx: dict) -> str:
 
 def build_quarterly(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataFrame, line_items: pd.DataFrame,
                     office: dict, period: str | None, facts: pd.DataFrame | None = None, charts: list[bytes] | None = None,
-                    *, comparison: pd.DataFrame | None = None, appeals: pd.DataFrame | None = None) -> DocumentObject:
+                    *, comparison: pd.DataFrame | None = None, appeals: pd.DataFrame | None = None,
+                    no_events: bool = False) -> DocumentObject:
     """The 季度通报 as a python-docx Document (not yet saved)."""
     cfg = office["quarterly"]
     fonts = Fonts.from_office(office)
@@ -313,6 +314,10 @@ def build_quarterly(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.Dat
     w.blank(1)
     w.para(fill(cfg.get("recipients") or office["recipients"], ctx).rstrip("：:") + "：", "GwFlush")
     w.para(fill(cfg["opening"], ctx))
+    if no_events:
+        from .notification import NO_EVENTS_SENTENCE
+
+        w.para(NO_EVENTS_SENTENCE)
 
     annex_cfg = office["attachment"]
     annexes = [task_annex(states, office, ctx),
