@@ -163,6 +163,8 @@ def _change(fw: Any, now: summary.Overview, before: summary.Overview, o: dict, c
 
 def _unit_label(r: Any, o: dict, r_cfg: dict, ctx: dict) -> str:
     if bool(r.vetoed):
+        if pd.notna(r.total):  # 单项否决，按方案记 59 分
+            return fill(r_cfg.get("vetoed_unit_scored", "{unit}（单项否决，按方案记{score}分）"), ctx, unit=r.unit_name, score=fmt(r.total))
         return fill(r_cfg["vetoed_unit"], ctx, unit=r.unit_name)
     return fill(o["unit_score"], ctx, unit=r.unit_name, score=fmt(r.total))
 
@@ -318,8 +320,11 @@ def score_table(fw: Any, units: pd.DataFrame, indicator_scores: pd.DataFrame, of
         weights = "＋".join(fill(office["combined"]["weighted"], ctx, title=t, weight=w)
                            for t, w in map(component_label, components))
         notes.append(fill(office["combined"]["note"], ctx, weights=weights))
-    if any(r[-1].endswith(mark) for group_rows in rows.values() for r in group_rows):
+    vetoed_rows = [r for group_rows in rows.values() for r in group_rows if r[-1].endswith(mark)]
+    if any(r[-3] == "—" for r in vetoed_rows):  # no total
         notes.append(fill(annex["vetoed_note"], ctx))
+    if any(r[-3] != "—" for r in vetoed_rows):  # a veto_score total
+        notes.append(fill(annex.get("vetoed_scored_note", "注：标“*”的单位被单项否决，按考核方案记固定分（见总分栏）。"), ctx))
     return header, narrow, rows, notes
 
 

@@ -17,15 +17,16 @@ def groups_of(fw: Any, units: pd.DataFrame) -> list[str]:
 
 
 def ordered_units(units: pd.DataFrame) -> pd.DataFrame:
-    """Scored units by total (best first), then vetoed ones; ties by rank, then unit id."""
-    return units.assign(_v=units["vetoed"].astype(bool)).sort_values(
+    """Units by total (best first), then vetoed ones without a total; ties by rank, then unit id.
+    A vetoed unit with a `veto_score` total sits at its total (it is ranked by it)."""
+    return units.assign(_v=units["vetoed"].astype(bool) & units["total"].isna()).sort_values(
         ["_v", "total", "rank", "unit_id"], ascending=[True, False, True, True], na_position="last", kind="mergesort"
     ).drop(columns="_v")
 
 
 def table_order(units: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the attachment: by rank within the group, vetoed last."""
-    return units.assign(_v=units["vetoed"].astype(bool)).sort_values(
+    """Rows of the attachment: by rank within the group, vetoed units without a total last."""
+    return units.assign(_v=units["vetoed"].astype(bool) & units["total"].isna()).sort_values(
         ["_v", "rank", "total", "unit_id"], ascending=[True, True, False, True], na_position="last", kind="mergesort"
     ).drop(columns="_v")
 
