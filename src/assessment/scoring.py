@@ -229,7 +229,7 @@ def _from_sources(ev: pd.DataFrame, sources: list[str], leaf: str) -> tuple[pd.D
     out = ev.loc[~ok, ["event_id", "unit_id", "source"]]
     listed = "、".join(sources)
     src = out["source"].astype(object).where(out["source"].notna(), "（空）")
-    reason = ("来源“" + src.astype(str) + f"”不在指标 {leaf} 的计分来源（{listed}）之内，不计入本项"
+    reason = ("来源“" + src.astype(str) + f"”不在本项计分来源（{listed}）之内，不计入指标 {leaf}"
               + f"（source not counted by {leaf}）")
     return ev[ok], pd.DataFrame({"evidence_id": out["event_id"].to_numpy(dtype=object), "unit_id": out["unit_id"].to_numpy(dtype=object),
                                  "indicator": leaf, "reason": reason.to_numpy(dtype=object)})
