@@ -356,8 +356,8 @@ def check(fw: Framework, file: str) -> list[Problem]:
             params = rt.params.model_validate(raw)
         except ValidationError as exc:
             for err in exc.errors():
-                zh, en = explain_error(err, prefix="rule")
-                bad(code, f"规则 {rt.name} 的参数{zh}", f"rule {rt.name} parameter {en}")
+                zh, en = explain_error(err, prefix="rule", allowed=["type"] + list(rt.params.model_fields))
+                bad(code, f"规则 {rt.name} 的参数有误：{zh}", f"rule {rt.name} parameter {en}")
             continue
         in_pool = parent is not None and parent.pool
         kind = kinds.get(code)
@@ -488,7 +488,7 @@ def load_file(path: Path) -> Framework:
             if (spot, loc) in said:
                 continue  # a union (veto_score: number or map) reports each alternative: one message
             said.add((spot, loc))
-            zh, en = explain_error({**err, "loc": loc})
+            zh, en = explain_error({**err, "loc": loc}, allowed=_allowed_keys(spot, err["loc"]))
             problems.append(Problem(file=file, column=spot, message_zh=f"{spot}：{zh}", message_en=f"{spot}: {en}", rule="framework-schema"))
         raise FrameworkError(problems)
     problems = check(fw, file)
@@ -527,9 +527,9 @@ def _locate(data: Any, loc: tuple) -> tuple[str, tuple]:
             spot, rest = f"grades[{part}] {name or ''}".strip(), []
             continue
         rest.append(part)
-    if spot is None:
+    if spot is None:  # a top-level key names itself
         spot = str(consumed[0]) if consumed else "框架文件"
-        rest = consumed[1:]
+        rest = consumed
     return spot, tuple(str(x) for x in rest)
 
 
@@ -543,7 +543,23 @@ _TYPE_ZH = {
 }
 
 
-def explain_error(err: dict, prefix: str | None = None) -> tuple[str, str]:
+def _allowed_keys(spot: str, loc: tuple) -> list[str]:
+    """The keys the model at an error's place accepts (for "不认识的键 … 可用：…")."""
+    public = lambda model: [k for k in model.model_fields if k not in ("file_hash", "path")]  # noqa: E731
+    if spot.startswith("指标"):
+        return public(Indicator)
+    if spot.startswith("grades"):
+        return public(Grade)
+    if loc and loc[0] == "source":
+        return public(Source)
+    return public(Framework)
+
+
+HINTS = {"min_count": "deduct 累计达到即否决请写 veto_at；min_count 属于 veto 规则",
+         "veto_at": "veto 规则的门槛请写 min_count；veto_at 属于 deduct 规则"}
+
+
+def explain_error(err: dict, prefix: str | None = None, allowed: list[str] | None = None) -> tuple[str, str]:
     """One pydantic error as a Chinese sentence naming the key and what to write (and English beside).
 
     `err["loc"]` holds the keys within the place already named (e.g. ('rule', 'per')); `prefix`
@@ -556,7 +572,9 @@ def explain_error(err: dict, prefix: str | None = None) -> tuple[str, str]:
     given = err.get("input")
     shown = "" if isinstance(given, (dict, list)) or given is None else f"，现为 “{given}”"
     if kind == "extra_forbidden":
-        zh = f"不认识的键 {name}，不会被使用，请删除或改正拼写"
+        last = loc[-1] if loc else ""
+        hint = f"（{HINTS[last]}）" if last in HINTS else ""
+        zh = f"不认识的键 {name}，不会被使用，请删除或改正拼写{hint}" + (f"；可用：{'、'.join(allowed)}" if allowed else "")
     elif kind == "missing":
         zh = f"缺少必填键 {name}，请补上"
     elif kind == "literal_error":

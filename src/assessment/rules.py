@@ -323,7 +323,7 @@ def deduct(r: RuleInput) -> pd.DataFrame:
         parts.append(base_line(r, f"{r.name}：基础分 {r.points:g} 分"))
     parts.append(_event_lines(r, -1.0, "扣", "base"))
     if p.veto_at is not None:
-        vetoes = _veto_at_count(r, p.veto_at, p.count, "单项否决（累计达到即否决）")
+        vetoes = _veto_at_count(r, p.veto_at, p.count, "单项否决")
         vetoes["rule"] = "veto_at"
         parts.append(vetoes)
     return _concat(parts)

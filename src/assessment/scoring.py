@@ -257,7 +257,7 @@ def _spread(fw: Framework, units: pd.DataFrame, maxima: pd.DataFrame, vetoed: se
     m = np.nan_to_num(maxima[[t.code for t in tops]].to_numpy(dtype=float))
     declared = np.array([float(t.points) for t in tops])
     missing = np.clip(declared[None, :] - m, 0, None)
-    receives = (m > 0) & ~np.isin(unit_ids, list(vetoed))[:, None]
+    receives = m > 0  # a vetoed unit's maxima grow too (the table shows them); it gets no lines
     frames = []
     for pattern in np.unique(np.hstack([np.round(missing * 100).astype(np.int64), receives.astype(np.int64)]), axis=0):
         miss_c, recv = pattern[:len(tops)], pattern[len(tops):].astype(bool)
@@ -276,7 +276,8 @@ def _spread(fw: Framework, units: pd.DataFrame, maxima: pd.DataFrame, vetoed: se
             text = (f"{gone}不适用，平均分配至其他 {k} 项，各加 {amount:g} 分" if even
                     else f"{gone}不适用，平均分配至其他 {k} 项（{total_c / 100:g} ÷ {k}，分至分位），本项加 {amount:g} 分")
             code = tops[t_idx].code
-            frames.append(pd.DataFrame({"unit_id": unit_ids[rows], "indicator": code, "rule": "spread", "points": amount,
+            lined = rows[~np.isin(unit_ids[rows], list(vetoed))]
+            frames.append(pd.DataFrame({"unit_id": unit_ids[lined], "indicator": code, "rule": "spread", "points": amount,
                                         "evidence_ids": "", "explanation": text, "kind": "normalise"}))
             col = maxima[code].to_numpy(dtype=float).copy()
             col[rows] += amount

@@ -271,8 +271,8 @@ def applicable_maxima(fw: Any, indicator_scores: pd.DataFrame, codes: list[str])
     """Each unit's applicable maximum over the 一级 columns, where the framework normalises totals
     and the maxima differ between units (or from the normalised scale); else None."""
     scale = getattr(fw, "normalise_to", None)
-    if not scale or not codes:
-        return None
+    if not scale or not codes or getattr(fw, "method", "proportional") == "spread":
+        return None  # spread: every unit's applicable maxima add up to the scale already
     top = indicator_scores[(indicator_scores["depth"] == 1) & indicator_scores["indicator"].isin(codes)]
     maxima = pd.to_numeric(top["points"], errors="coerce").groupby(top["unit_id"]).sum().round(2)
     if maxima.empty or (maxima.nunique() == 1 and abs(float(maxima.iloc[0]) - float(scale)) < 1e-9):
@@ -313,6 +313,8 @@ def score_table(fw: Any, units: pd.DataFrame, indicator_scores: pd.DataFrame, of
     notes = []
     if not_applicable:
         notes.append(fill(annex["not_applicable_note"], ctx))
+    if getattr(fw, "normalise_to", None) and getattr(fw, "method", "proportional") == "spread" and not_applicable:
+        notes.append(fill(annex.get("spread_note", "不承担指标的分值按考核方案平均分配至该单位其他适用指标（见扣分明细），扣分不折算。"), ctx))
     if any(c.kind == "maximum" for c in sub):
         extras = fill(annex["extras_clause"], ctx) if any(c.kind == "extra" for c in sub) else ""
         notes.append(fill(annex["normalise_note"], ctx, scale=fmt(getattr(fw, "normalise_to", 100)), extras=extras))

@@ -100,14 +100,18 @@ def veto_reason_text(fw: Any, reasons: Any) -> str:
     (“单项否决：抽查中被判定不合格（E0012）”), becomes the indicator's name."""
     if reasons is None or (isinstance(reasons, float) and pd.isna(reasons)):
         return ""
-    parts = [p.strip() for p in str(reasons).replace("；", ";").split(";") if p.strip()]
+    # a veto line's evidence ids are joined with ';' inside its closing bracket: drop them before splitting
+    text = re.sub(r"(^|；)(单项否决[^；]*?)（[^（）]*）(?=；|$)", r"\1\2", str(reasons))
+    parts = [p.strip() for p in text.replace("；", ";").split(";") if p.strip()]
     nodes = getattr(fw, "nodes", {}) or {}
     out = []
     for p in parts:
         node = nodes.get(p)
         if node is None:
-            p = re.sub(r"^单项否决[：:]", "", p)
-            p = re.sub(r"（[^（）]*）$", "", p).strip()  # the evidence ids
+            if p.startswith("单项否决"):  # its evidence ids were dropped above
+                p = re.sub(r"^单项否决[：:]", "", p).strip()
+            else:
+                p = re.sub(r"（[^（）]*）$", "", p).strip()  # the evidence ids
         out.append(node.name if node is not None else p)
     return "；".join(dict.fromkeys(out))
 
