@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,11 +67,23 @@ class Results:
     unit_scores: pd.DataFrame
     indicator_scores: pd.DataFrame
     line_items: pd.DataFrame
-    unused_evidence: pd.DataFrame = None  # type: ignore[assignment]  # evidence_id, unit_id, indicator, reason
+    _unused: Any = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.unused_evidence is None:
-            self.unused_evidence = pd.DataFrame({c: pd.Series(dtype="object") for c in UNUSED_COLUMNS})
+    @property
+    def unused_evidence(self) -> pd.DataFrame:
+        """Evidence rows no line item uses, with the reason (evidence_id, unit_id, indicator, reason):
+        events a rule's `sources` kept out, events of vetoed units, events superseded by a higher
+        level (best_level), events of leaves not applicable to the unit, counts below a veto's.
+        Worked out on first use (speed: scoring a million events need not pay for it)."""
+        if callable(self._unused):
+            self._unused = self._unused()
+        if self._unused is None:
+            self._unused = pd.DataFrame({c: pd.Series(dtype="object") for c in UNUSED_COLUMNS})
+        return self._unused
+
+    @unused_evidence.setter
+    def unused_evidence(self, value: pd.DataFrame) -> None:
+        self._unused = value
 
     def unit_lines(self, unit_id: str) -> pd.DataFrame:
         return self.line_items[self.line_items["unit_id"] == unit_id]
@@ -218,9 +231,9 @@ def score(fw: Framework, evidence: Evidence, period: Period | str | None = None,
     book.add(extra)
     indicator_scores = _indicator_scores(fw, book, maxima, units, vetoed_ids)
     lines = book.ordered(fw, unit_scores)
-    unused = unused_evidence(fw, evidence, app, lines, vetoed_ids, excluded)
+    unused = lambda: unused_evidence(fw, evidence, app, lines, vetoed_ids, excluded)  # noqa: E731
     return Results(framework=fw, period=period, unit_scores=unit_scores, indicator_scores=indicator_scores, line_items=lines,
-                   unused_evidence=unused)
+                   _unused=unused)
 
 
 def _from_sources(ev: pd.DataFrame, sources: list[str], leaf: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -714,9 +727,12 @@ def unused_evidence(fw: Framework, evidence: Evidence, app: pd.DataFrame, lines:
     ev = evidence.events
     parts = [e for e in excluded if len(e)]
     if len(ev):
-        ids = lines["evidence_ids"].dropna().astype(str)
-        cited = pd.Index(ids[ids != ""].str.split(";").explode().unique())
-        rest = ev.loc[~ev["event_id"].isin(cited), ["event_id", "unit_id", "indicator", "source"]]
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        ids = pa.array(ev["event_id"].to_numpy(dtype=object), pa.string(), from_pandas=True)
+        uncited = ~pc.fill_null(pc.is_in(ids, value_set=_cited(lines["evidence_ids"])), False).to_numpy(zero_copy_only=False)
+        rest = ev.loc[uncited, ["event_id", "unit_id", "indicator", "source"]]
         if len(rest):
             parts.append(_why_unused(fw, rest, app, vetoed))
     if not parts:
@@ -726,31 +742,47 @@ def unused_evidence(fw: Framework, evidence: Evidence, app: pd.DataFrame, lines:
     return out[UNUSED_COLUMNS].astype(object)
 
 
+def _cited(evidence_ids: pd.Series):
+    """Every evidence id the lines cite: a line cites one id, or several joined with ';'.
+    Speed and scale: Arrow finds and splits the joined ones (a few per unit and leaf) in C."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(evidence_ids.to_numpy(dtype=object), pa.string(), from_pandas=True)
+    joined = pc.fill_null(pc.match_substring(arr, ";"), False)
+    single = pc.filter(arr, pc.invert(joined))
+    parts = pc.list_flatten(pc.split_pattern(pc.filter(arr, joined), ";"))
+    both = pa.concat_arrays([single.cast(pa.string()), parts.cast(pa.string())])
+    return pc.unique(pc.drop_null(both))
+
+
 def _why_unused(fw: Framework, rest: pd.DataFrame, app: pd.DataFrame, vetoed: set) -> pd.DataFrame:
     leaves = {l.code: l for l in fw.leaves()}
+    codes, names = pd.factorize(rest["indicator"].to_numpy(dtype=object))  # a few leaves: per-leaf values by code
+    per_leaf = lambda f, missing: np.array([f(c) for c in names] + [missing], dtype=object)[codes]  # noqa: E731
     ind = rest["indicator"].to_numpy(dtype=object)
     unit = rest["unit_id"].to_numpy(dtype=object)
-    is_leaf = np.isin(ind, list(leaves))
+    is_leaf = per_leaf(lambda c: c in leaves, False).astype(bool)
     applies = np.zeros(len(rest), dtype=bool)
-    if is_leaf.any():
-        pos = _objects(app.index).get_indexer(_objects(unit))
-        for code in set(ind[is_leaf]):  # one pass per leaf, not per event
-            rows = (ind == code) & (pos >= 0)
+    pos = _objects(app.index).get_indexer(_objects(unit))
+    for j, code in enumerate(names):  # one pass per leaf, not per event
+        if code in leaves:
+            rows = (codes == j) & (pos >= 0)
             applies[rows] = app[code].to_numpy()[pos[rows]]
     src = rest["source"].astype(object)
     sources = {c: (l.rule.params.get("sources") or None) for c, l in leaves.items()}
     off_source = np.zeros(len(rest), dtype=bool)
-    for code, listed in sources.items():  # one pass per leaf with sources, not per event
-        if listed:
-            rows = ind == code
-            off_source[rows] = ~src[rows].isin(listed).to_numpy()
-    listed_text = pd.Series(ind, dtype=object).map(lambda c: "、".join(sources.get(c) or [])).to_numpy(dtype=object)
+    for j, code in enumerate(names):
+        if sources.get(code):
+            rows = codes == j
+            off_source[rows] = ~src[rows].isin(sources[code]).to_numpy()
+    listed_text = per_leaf(lambda c: "、".join(sources.get(c) or []), "")
     shown = src.where(src.notna(), "（空）").astype(str).to_numpy(dtype=object)
     src_text = ("来源“" + pd.Series(shown, dtype=object) + "”不在本项计分来源（" + pd.Series(listed_text, dtype=object)
                 + "）之内，不计入本项（source not counted by this rule）").to_numpy(dtype=object)
-    rule = pd.Series(ind).map(lambda c: leaves[c].rule.type if c in leaves else "").to_numpy(dtype=object)
-    counts_veto = pd.Series(ind).map(lambda c: c in leaves and (leaves[c].rule.type == "veto" or leaves[c].rule.params.get("veto_at") is not None)).to_numpy(dtype=bool)
-    is_vetoed = np.isin(unit, list(vetoed))
+    rule = per_leaf(lambda c: leaves[c].rule.type if c in leaves else "", "")
+    counts_veto = per_leaf(lambda c: c in leaves and (leaves[c].rule.type == "veto" or leaves[c].rule.params.get("veto_at") is not None), False).astype(bool)
+    is_vetoed = pd.Series(unit, dtype=object).isin(vetoed).to_numpy()
     reason = np.select(
         [~is_leaf, ~applies, off_source, is_vetoed, rule == "best_level", counts_veto],
         ["指标不评分或不是末级指标，本条不计分（indicator not scored）",
