@@ -144,6 +144,7 @@ def no_raw_pydantic(text: str) -> None:
     (lambda d: node(d, "B1")["rule"].update(sources=["国务院办公厅抽查"]), ["B 内容保障 › B1 保障措施", "没有来源，不能写 sources"]),
     (lambda d: node(d, "B3")["rule"].update(count="events"), ["B3 内容发布", "规则 award 不计数，count 不起作用"]),
     (lambda d: node(d, "A4")["rule"].update(count="events"), ["A4", "deduct 只有写了 veto_at 才计数"]),
+    (lambda d: node(d, "V1")["rule"].update(count="events"), ["V1", "veto 只有 min_count 大于 1 才计数"]),
     (lambda d: d.update(bonus_requires_base=80, bonus_requires_above=80), ["只能写一个"]),
     (lambda d: d.update(bonus_requires_above=80), ["没有加分部分，bonus_requires_above 不起作用"]),
     (lambda d: node(d, "A4").update(part="bonus"), ["A4", "part 只能写在一级指标上"]),

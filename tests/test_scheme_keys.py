@@ -299,6 +299,19 @@ def test_sources_only_listed_events_count_and_the_others_are_listed_unused():
     lines_sum_to_totals(res)
 
 
+def test_sources_on_a_veto_only_listed_sources_veto():
+    """V1 vetoes only on 上级抽查 findings: u1's 本级检查 finding does not veto (100); u2's 省级 one does."""
+    veto = {"code": "V", "name": "单项否决", "children": [
+        {"code": "V1", "name": "抽查不合格", "rule": {"type": "veto", "sources": ["省政府办公厅抽查"]}}]}
+    fw = make_framework([veto, pool()])
+    res = scoring.score(fw, make_evidence([("u1", "甲", "乡镇街道"), ("u2", "乙", "乡镇街道")],
+                                          [ev("e1", "u1", "V1", source="本级检查"), ev("e2", "u2", "V1", source="省政府办公厅抽查")]))
+    assert (bool(unit(res, "u1").vetoed), unit(res, "u1").total) == (False, 100)
+    assert bool(unit(res, "u2").vetoed) and pd.isna(unit(res, "u2").total) and unit(res, "u2")["rank"] == 2
+    assert res.unused_evidence["evidence_id"].tolist() == ["e1"]
+    lines_sum_to_totals(res)
+
+
 def test_sources_names_normalised_like_evidence():
     fw = make_framework([pool(30, {"code": "A1", "name": "问题", "rule": {"type": "deduct", "per": 5, "sources": [" 国务院办公厅抽查（一） "]}})])
     assert fw.nodes["A1"].rule.params["sources"] == ["国务院办公厅抽查(一)"]
@@ -318,3 +331,4 @@ def test_seed_scores_have_no_unused_evidence_columns_missing():
     res = scoring.score(fw, make_evidence([("u1", "甲", "乡镇街道")], [ev("e1", "u1", "A4", source="本级检查")]))
     assert res.unused_evidence.empty and list(res.unused_evidence.columns) == ["evidence_id", "unit_id", "indicator", "reason"]
     assert any("不论来源" in c for c in fw.choices)
+    lines_sum_to_totals(res)

@@ -349,8 +349,8 @@ def check(fw: Framework, file: str) -> list[Problem]:
             bad(code, f"规则 {rt.name} 按指标事实计分，没有来源，不能写 sources，请删除", f"rule {rt.name} scores facts, which have no source: remove sources")
             continue
         if "count" in raw and not _counts(rt.name, raw):
-            bad(code, f"规则 {rt.name} 不计数，count 不起作用，请删除（deduct 只有写了 veto_at 才计数）",
-                f"rule {rt.name} counts nothing here: remove count (deduct counts only with veto_at)")
+            bad(code, f"规则 {rt.name} 不计数，count 不起作用，请删除（deduct 只有写了 veto_at 才计数，veto 只有 min_count 大于 1 才计数）",
+                f"rule {rt.name} counts nothing here: remove count (deduct counts only with veto_at, veto only with min_count above 1)")
             continue
         try:
             params = rt.params.model_validate(raw)
@@ -397,7 +397,10 @@ _PART_ZH = {"base": "基础分部分", "bonus": "加分部分", "penalty": "扣�
 
 def _counts(rule: str, raw: dict) -> bool:
     """Does `count` (quantity | events) mean something for this rule and these parameters?"""
-    return rule in ("veto", "threshold") or (rule == "deduct" and raw.get("veto_at") is not None)
+    min_count = raw.get("min_count", 1)
+    if rule == "veto":  # with min_count 1 any event vetoes, however it is counted
+        return not isinstance(min_count, (int, float)) or min_count != 1
+    return rule == "threshold" or (rule == "deduct" and raw.get("veto_at") is not None)
 
 
 def _has_kinds(node: Indicator, wanted: set[str]) -> bool:
