@@ -153,6 +153,9 @@ def no_raw_pydantic(text: str) -> None:
     (lambda d: node(d, "A1")["rule"].update(veto_at="十"), [A1_PATH, "“rule.veto_at” 应为整数"]),
     (lambda d: node(d, "A1")["rule"].update(per_level={"省级": 1}), [A1_PATH, "per（每次分值）与 per_level（按级别分值）须写且只写一个"]),
     (lambda d: d.update(unit_groups=["乡镇街道", "乡镇街道 "]), ["unit_groups", "名称重复"]),
+    (lambda d: node(d, "B").update(applies_to=["乡镇街道"]), ["指标 B 内容保障", "applies_to 只对末级指标起作用"]),
+    (lambda d: node(d, "C").update(part="penalty"), ["C 创新管理 › C1 合格率", "扣分部分（part: penalty）只能用"]),
+    (lambda d: node(d, "C3")["rule"].update(type="penalty"), ["C 创新管理", "既有基础分规则又有加分/扣分"]),
 ])
 def test_keys_without_effect_and_bad_values_are_refused_in_chinese(tmp_path, mutate, expect):
     text = refused(tmp_path, mutate)

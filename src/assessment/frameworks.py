@@ -311,85 +311,98 @@ def check(fw: Framework, file: str) -> list[Problem]:
             bad(code, f"指标编码重复（出现 {n} 次），请改用不同的编码", f"duplicate indicator code ({n} times)")
 
     _check_framework_keys(fw, bad)
-    kinds = fw.kinds
     known = set(seen)
     has_veto = False
     for node, depth, parent in fw.walk():
-        code = node.code
-        if node.part is not None and depth != 1:
-            bad(code, f"part 只能写在一级指标上，请移到 {fw.top_of[code]} 或删除", "part is a key of 一级 (top-level) indicators only")
-        if depth == 1 and node.part is None and _raw_kind(node) == "base" and _has_kinds(node, {"bonus", "penalty"}):
-            bad(code, "本项下既有基础分规则又有加分/扣分（bonus/penalty）规则，请写 part: base 或 part: bonus / penalty，或拆分为两个一级指标",
-                "mixes base rules with bonus/penalty rules: write part: base | bonus | penalty, or split it")
-        if node.children and node.rule is not None:
-            bad(code, "有下级指标的节点不能有规则，请把规则移到下级指标", "a node with children cannot carry a rule")
-        if node.is_leaf and node.scored and node.rule is None:
-            bad(code, "末级指标缺少规则（不评分的指标请写 scored: false）", "leaf without a rule (mark unscored leaves scored: false)")
-        if not node.scored and node.rule is not None:
-            bad(code, "不评分（scored: false）的指标不能有规则，请删除 rule 或 scored: false", "an unscored node cannot carry a rule")
-        if node.pool and node.points is None:
-            bad(code, "扣分池必须给出分值 points", "a pool needs points")
-        if node.pool and node.is_leaf:
-            bad(code, "pool: true 只能写在有下级指标的节点上", "only a node with children can be a pool")
-        # children's maxima within the parent's; a pool or a bonus/penalty part caps them (得满为止/扣完为止)
-        capping = node.pool or (depth == 1 and kinds.get(code) in ("bonus", "penalty"))
-        if node.points is not None and node.children and not capping:
-            child_pts = sum(c.points or 0 for c in node.children if c.scored and not _outside_base(fw, c))
-            if child_pts > node.points + 1e-9:
-                bad(code, f"下级指标分值合计 {child_pts:g} 超过本级分值 {node.points:g}（扣分池请写 pool: true，加分/扣分部分请写 part）",
-                    f"children's maxima {child_pts:g} exceed the parent's {node.points:g}")
-        if node.rule is None:
-            continue
-        rt = RULES.get(node.rule.type)
-        if rt is None:
-            bad(code, f"未知的规则类型 “{node.rule.type}”，可用：{', '.join(sorted(RULES))}", f"unknown rule type '{node.rule.type}'")
-            continue
-        raw = node.rule.params
-        if "sources" in raw and rt.evidence == "facts":
-            bad(code, f"规则 {rt.name} 按指标事实计分，没有来源，不能写 sources，请删除", f"rule {rt.name} scores facts, which have no source: remove sources")
-            continue
-        if "count" in raw and not _counts(rt.name, raw):
-            bad(code, f"规则 {rt.name} 不计数，count 不起作用，请删除（deduct 只有写了 veto_at 才计数，veto 只有 min_count 大于 1 才计数）",
-                f"rule {rt.name} counts nothing here: remove count (deduct counts only with veto_at, veto only with min_count above 1)")
-            continue
-        try:
-            params = rt.params.model_validate(raw)
-        except ValidationError as exc:
-            for err in exc.errors():
-                zh, en = explain_error(err, prefix="rule", allowed=["type"] + list(rt.params.model_fields))
-                bad(code, f"规则 {rt.name} 的参数有误：{zh}", f"rule {rt.name} parameter {en}")
-            continue
-        in_pool = parent is not None and parent.pool
-        kind = kinds.get(code)
-        if rt.kind == "veto" or getattr(params, "veto_at", None) is not None:
-            has_veto = True
-        if rt.kind == "veto" and node.points is not None:
-            bad(code, "单项否决指标不计分值，points 不起作用，请删除（否决单位的总分用框架的 veto_score）",
-                "a veto leaf has no points: remove points (a vetoed unit's total is the framework's veto_score)")
-        if rt.needs_points and node.points is None and not in_pool:
-            bad(code, f"规则 {rt.name} 需要本指标的分值 points", f"rule {rt.name} needs the indicator's points")
-        if rt.kind == "bonus" and kind in ("base", "penalty"):
-            bad(code, f"加分规则 bonus 不能放在{_PART_ZH[kind]}中：一级指标写 part: bonus，或改用 award", f"a bonus rule inside the {kind} part: write part: bonus on its 一级 indicator, or use award")
-        if rt.kind == "penalty" and kind in ("base", "bonus"):
-            bad(code, f"扣分规则 penalty 不能放在{_PART_ZH[kind]}中：一级指标写 part: penalty，或改用 deduct", f"a penalty rule inside the {kind} part: write part: penalty, or use deduct")
-        if kind == "penalty" and (rt.name not in PENALTY_RULES or (rt.name == "timeliness" and getattr(params, "mode", "") != "deduct")):
-            bad(code, f"扣分部分（part: penalty）只能用 {'、'.join(sorted(PENALTY_RULES))}（timeliness 用 mode: deduct）规则，{rt.name} 会给出正分，请改用 penalty 或 deduct",
-                f"a penalty part only takes points away: use penalty or deduct, not {rt.name}")
-        for ref in getattr(params, "indicators", None) or []:
-            if ref not in known:
-                bad(code, f"阈值规则引用了不存在的指标 “{ref}”，请写框架中的指标编码", f"threshold names an unknown indicator '{ref}'")
-        for lvl in list(getattr(params, "per_level", None) or {}) + list(getattr(params, "levels", None) or {}):
-            if lvl not in fw.levels:
-                bad(code, f"规则给出的级别 “{lvl}” 不在框架的级别 {fw.levels} 中，请写其中之一或在 levels 中加上它", f"the rule prices level '{lvl}', which is not one of the framework's levels")
-        for name in node.applies_to:
-            if not name.strip():
-                bad(code, "适用范围中有空白项，请删除", "empty name in applies_to")
+        _check_shape(fw, node, depth, bad)
+        if node.rule is not None:
+            has_veto |= _check_rule(fw, node, parent, known, bad)
     if fw.veto_score is not None and not has_veto:
         bad(None, "框架没有任何单项否决规则（veto 或 veto_at），veto_score 不起作用，请删除", "veto_score has no effect: the framework has no veto rule", where="veto_score")
-    if fw.gate is not None and not any(k == "bonus" for k in kinds.values()):
+    if fw.gate is not None and not any(k == "bonus" for k in fw.kinds.values()):
         key = "bonus_requires_above" if fw.bonus_requires_above is not None else "bonus_requires_base"
         bad(None, f"框架没有加分部分，{key} 不起作用，请删除（或给加分的一级指标写 part: bonus）", f"{key} has no effect: the framework has no bonus part", where=key)
     return problems
+
+
+def _check_shape(fw: Framework, node: Indicator, depth: int, bad) -> None:
+    """A node's place in the tree: rules only on leaves, pools with points, `part` only on 一级,
+    children within their parent's points (except under a pool or a bonus/penalty part)."""
+    code = node.code
+    if node.part is not None and depth != 1:
+        bad(code, f"part 只能写在一级指标上，请移到 {fw.top_of[code]} 或删除", "part is a key of 一级 (top-level) indicators only")
+    if depth == 1 and node.part is None and _raw_kind(node) == "base" and _has_kinds(node, {"bonus", "penalty"}):
+        bad(code, "本项下既有基础分规则又有加分/扣分（bonus/penalty）规则，请写 part: base 或 part: bonus / penalty，或拆分为两个一级指标",
+            "mixes base rules with bonus/penalty rules: write part: base | bonus | penalty, or split it")
+    if node.children and node.rule is not None:
+        bad(code, "有下级指标的节点不能有规则，请把规则移到下级指标", "a node with children cannot carry a rule")
+    if node.is_leaf and node.scored and node.rule is None:
+        bad(code, "末级指标缺少规则（不评分的指标请写 scored: false）", "leaf without a rule (mark unscored leaves scored: false)")
+    if not node.scored and node.rule is not None:
+        bad(code, "不评分（scored: false）的指标不能有规则，请删除 rule 或 scored: false", "an unscored node cannot carry a rule")
+    if node.pool and node.points is None:
+        bad(code, "扣分池必须给出分值 points", "a pool needs points")
+    if node.pool and node.is_leaf:
+        bad(code, "pool: true 只能写在有下级指标的节点上", "only a node with children can be a pool")
+    if node.children and node.applies_to:
+        bad(code, "applies_to 只对末级指标起作用，请写在各末级指标上", "applies_to only works on leaves: write it on each leaf")
+    for name in node.applies_to:
+        if not name.strip():
+            bad(code, "适用范围中有空白项，请删除", "empty name in applies_to")
+    # children's maxima within the parent's; a pool or a bonus/penalty part caps them (得满为止/扣完为止)
+    capping = node.pool or (depth == 1 and fw.kinds.get(code) in ("bonus", "penalty"))
+    if node.points is not None and node.children and not capping:
+        child_pts = sum(c.points or 0 for c in node.children if c.scored and not _outside_base(fw, c))
+        if child_pts > node.points + 1e-9:
+            bad(code, f"下级指标分值合计 {child_pts:g} 超过本级分值 {node.points:g}（扣分池请写 pool: true，加分/扣分部分请写 part）",
+                f"children's maxima {child_pts:g} exceed the parent's {node.points:g}")
+
+
+def _check_rule(fw: Framework, node: Indicator, parent: Indicator | None, known: set[str], bad) -> bool:
+    """A leaf's rule: its type, its parameters (each refused key or value in Chinese), and the
+    parameters that would have no effect here. True if the rule can veto (veto, deduct veto_at)."""
+    from .rules import RULES
+
+    code = node.code
+    rt = RULES.get(node.rule.type)
+    if rt is None:
+        bad(code, f"未知的规则类型 “{node.rule.type}”，可用：{', '.join(sorted(RULES))}", f"unknown rule type '{node.rule.type}'")
+        return False
+    raw = node.rule.params
+    if "sources" in raw and rt.evidence == "facts":
+        bad(code, f"规则 {rt.name} 按指标事实计分，没有来源，不能写 sources，请删除", f"rule {rt.name} scores facts, which have no source: remove sources")
+        return False
+    if "count" in raw and not _counts(rt.name, raw):
+        bad(code, f"规则 {rt.name} 不计数，count 不起作用，请删除（deduct 只有写了 veto_at 才计数，veto 只有 min_count 大于 1 才计数）",
+            f"rule {rt.name} counts nothing here: remove count (deduct counts only with veto_at, veto only with min_count above 1)")
+        return False
+    try:
+        params = rt.params.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            zh, en = explain_error(err, prefix="rule", allowed=["type"] + list(rt.params.model_fields))
+            bad(code, f"规则 {rt.name} 的参数有误：{zh}", f"rule {rt.name} parameter {en}")
+        return False
+    kind = fw.kinds.get(code)
+    if rt.kind == "veto" and node.points is not None:
+        bad(code, "单项否决指标不计分值，points 不起作用，请删除（否决单位的总分用框架的 veto_score）",
+            "a veto leaf has no points: remove points (a vetoed unit's total is the framework's veto_score)")
+    if rt.needs_points and node.points is None and not (parent is not None and parent.pool):
+        bad(code, f"规则 {rt.name} 需要本指标的分值 points", f"rule {rt.name} needs the indicator's points")
+    if rt.kind == "bonus" and kind in ("base", "penalty"):
+        bad(code, f"加分规则 bonus 不能放在{_PART_ZH[kind]}中：一级指标写 part: bonus，或改用 award", f"a bonus rule inside the {kind} part: write part: bonus on its 一级 indicator, or use award")
+    if rt.kind == "penalty" and kind in ("base", "bonus"):
+        bad(code, f"扣分规则 penalty 不能放在{_PART_ZH[kind]}中：一级指标写 part: penalty，或改用 deduct", f"a penalty rule inside the {kind} part: write part: penalty, or use deduct")
+    if kind == "penalty" and (rt.name not in PENALTY_RULES or (rt.name == "timeliness" and getattr(params, "mode", "") != "deduct")):
+        bad(code, f"扣分部分（part: penalty）只能用 {'、'.join(sorted(PENALTY_RULES))}（timeliness 用 mode: deduct）规则，{rt.name} 会给出正分，请改用 penalty 或 deduct",
+            f"a penalty part only takes points away: use penalty or deduct, not {rt.name}")
+    for ref in getattr(params, "indicators", None) or []:
+        if ref not in known:
+            bad(code, f"阈值规则引用了不存在的指标 “{ref}”，请写框架中的指标编码", f"threshold names an unknown indicator '{ref}'")
+    for lvl in list(getattr(params, "per_level", None) or {}) + list(getattr(params, "levels", None) or {}):
+        if lvl not in fw.levels:
+            bad(code, f"规则给出的级别 “{lvl}” 不在框架的级别 {fw.levels} 中，请写其中之一或在 levels 中加上它", f"the rule prices level '{lvl}', which is not one of the framework's levels")
+    return rt.kind == "veto" or getattr(params, "veto_at", None) is not None
 
 
 _PART_ZH = {"base": "基础分部分", "bonus": "加分部分", "penalty": "扣分部分"}
