@@ -135,6 +135,7 @@ def no_raw_pydantic(text: str) -> None:
     (lambda d: d.update(colour="red"), ["colour", "不认识的键 “colour”"]),
     (lambda d: d.update(rank_within="county"), ["rank_within", "只能是 'unit_group' or 'overall'"]),
     (lambda d: d.update(veto_score="五十九"), ["veto_score", "应为数字（如 59）或按单位类别的映射"]),
+    (lambda d: d.update(veto_score={"乡镇街道": "五十九"}), ["“veto_score.乡镇街道” 应为数字，现为 “五十九”"]),
     (lambda d: node(d, "A").update(part="extra"), ["指标 A 规范管理", "“part” 只能是"]),
     (lambda d: node(d, "A1")["rule"].update(per=0), [A1_PATH, "“rule.per” 应大于 0"]),
     (lambda d: node(d, "V1").update(points=5), ["V 单项否决指标 › V1", "单项否决指标不计分值，points 不起作用"]),

@@ -499,10 +499,11 @@ def load_file(path: Path) -> Framework:
         fw = Framework.model_validate(data)
     except ValidationError as exc:
         problems, said = [], set()
-        for err in exc.errors():
-            spot, loc = _locate(data, err["loc"])
-            if (spot, loc) in said:
-                continue  # a union (veto_score: number or map) reports each alternative: one message
+        found = [(err, *_locate(data, err["loc"], err.get("type", ""))) for err in exc.errors()]
+        for err, spot, loc in found:
+            deeper = any(s2 == spot and len(l2) > len(loc) and l2[:len(loc)] == loc for _, s2, l2 in found)
+            if (spot, loc) in said or deeper:
+                continue  # a union (veto_score: number or map) reports each alternative: the closest one
             said.add((spot, loc))
             zh, en = explain_error({**err, "loc": loc}, allowed=_allowed_keys(spot, err["loc"]))
             problems.append(Problem(file=file, column=spot, message_zh=f"{spot}：{zh}", message_en=f"{spot}: {en}", rule="framework-schema"))
@@ -515,7 +516,7 @@ def load_file(path: Path) -> Framework:
     return fw
 
 
-def _locate(data: Any, loc: tuple) -> tuple[str, tuple]:
+def _locate(data: Any, loc: tuple, kind: str = "missing") -> tuple[str, tuple]:
     """A pydantic location → (where, as an analyst names it; the keys below that point).
 
     Inside the indicator tree the place is the indicator path `A 规范管理 › A1 …` and the keys
@@ -524,10 +525,12 @@ def _locate(data: Any, loc: tuple) -> tuple[str, tuple]:
     `float`) are dropped."""
     node, chain, spot, rest = data, [], None, list(loc)
     consumed: list = []
-    for part in loc:
+    for i, part in enumerate(loc):
         try:
             child = node[part]
         except (KeyError, IndexError, TypeError):
+            if i < len(loc) - 1 or kind not in ("missing", "extra_forbidden"):
+                continue  # a union's alternative (veto_score: `float` | `dict[str,float]`), not a key
             if isinstance(node, dict) and isinstance(part, str):
                 consumed.append(part)  # a missing or unknown key: still named
                 rest.append(part)
@@ -607,7 +610,7 @@ def explain_error(err: dict, prefix: str | None = None, allowed: list[str] | Non
         zh = f"{name} 至少要有 {ctx.get('min_length')} 项"
     elif kind in _TYPE_ZH:
         zh = f"{name} {_TYPE_ZH[kind]}{shown}"
-        if key.startswith("veto_score"):
+        if key == "veto_score":
             zh = f"{name} 应为数字（如 59）或按单位类别的映射（如 {{县(市、区): 59}}）{shown}"
     elif kind == "value_error":
         text = str(ctx.get("error", err.get("msg", "")))
