@@ -108,3 +108,99 @@ def test_cli_show_json_has_the_whole_tree(capsys):
 def test_cli_unknown_framework_exits_2(capsys):
     assert cli.main(["frameworks", "show", "no-such-framework"]) == 2
     assert "找不到框架" in capsys.readouterr().err
+
+
+# ---- issue 10: nothing in a framework is silently ignored; messages name the indicator path ----
+
+A1_PATH = "A 规范管理 › A1 未按照上级要求落实相关工作"
+
+
+def loaded(tmp_path, mutate) -> frameworks.Framework:
+    data = json.loads(json.dumps(GOOD))
+    mutate(data)
+    return frameworks.load_file(write(tmp_path, data))
+
+
+def no_raw_pydantic(text: str) -> None:
+    """Every line leads with Chinese; pydantic's English only ever beside it, never alone."""
+    for line in text.splitlines():
+        zh = line.split("（", 1)[0]
+        assert "Input should" not in zh and "Extra inputs" not in zh and "Field required" not in zh, line
+
+
+@pytest.mark.parametrize("mutate, expect", [
+    (lambda d: node(d, "A1").update(foo=1), [A1_PATH, "不认识的键 “foo”"]),
+    (lambda d: node(d, "A1")["rule"].update(min_count=3), [A1_PATH, "不认识的键 “rule.min_count”"]),
+    (lambda d: d["grades"][0].update(min="九十"), ["grades[0] 优秀", "“min” 应为数字，现为 “九十”"]),
+    (lambda d: d.update(colour="red"), ["colour", "不认识的键 “colour”"]),
+    (lambda d: d.update(rank_within="county"), ["rank_within", "只能是 'unit_group' or 'overall'"]),
+    (lambda d: d.update(veto_score="五十九"), ["veto_score", "应为数字（如 59）或按单位类别的映射"]),
+    (lambda d: d.update(veto_score={"乡镇街道": "五十九"}), ["“veto_score.乡镇街道” 应为数字，现为 “五十九”"]),
+    (lambda d: node(d, "A").update(part="extra"), ["指标 A 规范管理", "“part” 只能是"]),
+    (lambda d: node(d, "A1")["rule"].update(per=0), [A1_PATH, "“rule.per” 应大于 0"]),
+    (lambda d: node(d, "V1").update(points=5), ["V 单项否决指标 › V1", "单项否决指标不计分值，points 不起作用"]),
+    (lambda d: node(d, "C2")["rule"].update(per_level={"世界级": 2}), ["C 创新管理 › C2 上级采用", "级别 “世界级” 不在框架的级别"]),
+    (lambda d: d.update(veto_score={"街道": 59}), ["veto_score.街道", "单位类别 “街道” 不在 unit_groups"]),
+    (lambda d: d.update(normalise_method="spread"), ["normalise_method", "需要 normalise_to"]),
+    (lambda d: node(d, "B1")["rule"].update(sources=["国务院办公厅抽查"]), ["B 内容保障 › B1 保障措施", "没有来源，不能写 sources"]),
+    (lambda d: node(d, "B3")["rule"].update(count="events"), ["B3 内容发布", "规则 award 不计数，count 不起作用"]),
+    (lambda d: node(d, "A4")["rule"].update(count="events"), ["A4", "deduct 只有写了 veto_at 才计数"]),
+    (lambda d: node(d, "V1")["rule"].update(count="events"), ["V1", "veto 只有 min_count 大于 1 才计数"]),
+    (lambda d: d.update(bonus_requires_base=80, bonus_requires_above=80), ["只能写一个"]),
+    (lambda d: d.update(bonus_requires_above=80), ["没有加分部分，bonus_requires_above 不起作用"]),
+    (lambda d: node(d, "A4").update(part="bonus"), ["A4", "part 只能写在一级指标上"]),
+    (lambda d: node(d, "B3")["rule"].update(type="bonus"), ["B 内容保障", "既有基础分规则又有加分"]),
+    (lambda d: node(d, "V1")["rule"].update(min_count=0), ["V1", "“rule.min_count” 应不小于 1"]),
+    (lambda d: node(d, "A1")["rule"].update(veto_at="十"), [A1_PATH, "“rule.veto_at” 应为整数"]),
+    (lambda d: node(d, "A1")["rule"].update(per_level={"省级": 1}), [A1_PATH, "per（每次分值）与 per_level（按级别分值）须写且只写一个"]),
+    (lambda d: d.update(unit_groups=["乡镇街道", "乡镇街道 "]), ["unit_groups", "名称重复"]),
+    (lambda d: node(d, "B").update(applies_to=["乡镇街道"]), ["指标 B 内容保障", "applies_to 只对末级指标起作用"]),
+    (lambda d: node(d, "C").update(part="penalty"), ["C 创新管理 › C1 合格率", "扣分部分（part: penalty）只能用"]),
+    (lambda d: node(d, "C3")["rule"].update(type="penalty"), ["C 创新管理", "既有基础分规则又有加分/扣分"]),
+])
+def test_keys_without_effect_and_bad_values_are_refused_in_chinese(tmp_path, mutate, expect):
+    text = refused(tmp_path, mutate)
+    for piece in expect:
+        assert piece in text, text
+    no_raw_pydantic(text)
+
+
+def test_veto_score_without_any_veto_rule_is_refused(tmp_path):
+    def mutate(d):
+        d["indicators"] = [n for n in d["indicators"] if n["code"] != "V"]
+        d["veto_score"] = 59
+    assert "没有任何单项否决规则" in refused(tmp_path, mutate)
+
+
+def test_new_keys_load_and_names_are_normalised(tmp_path):
+    def mutate(d):
+        d["unit_groups"] = ["乡镇街道（含开发区）", "县直部门"]
+        d["veto_score"] = {"乡镇街道(含开发区)": 59}
+        d["levels"] = ["国家级", "省级", "市级", "县级"]
+        node(d, "V1")["rule"].update(min_count=2, count="events")
+        node(d, "A1").update(points=10)
+        node(d, "A1")["rule"].update(veto_at=3, count="events", sources=["国务院办公厅抽查"])
+        node(d, "B3").update(applies_to=["乡镇街道（含开发区）"])
+    fw = loaded(tmp_path, mutate)
+    assert fw.unit_groups[0] == "乡镇街道(含开发区)" and fw.nodes["B3"].applies_to == ["乡镇街道(含开发区)"]
+    assert fw.veto_score_for("乡镇街道(含开发区)") == 59 and fw.veto_score_for("县直部门") is None
+    assert fw.indicator_path("A1") == A1_PATH
+
+
+def test_frameworks_show_prints_every_key_that_changes_a_score(tmp_path, monkeypatch, capsys):
+    data = json.loads(json.dumps(GOOD))
+    data["id"] = "shown-fw"
+    data["veto_score"] = {"乡镇街道": 59}
+    data["normalise_to"], data["normalise_method"] = 100, "spread"
+    node(data, "A1").update(points=10)
+    node(data, "A1")["rule"].update(veto_at=3, sources=["国务院办公厅抽查"])
+    node(data, "V1")["rule"].update(min_count=5)
+    write(tmp_path, data, "shown-fw")
+    monkeypatch.setenv("ASSESSMENT_FRAMEWORKS", str(tmp_path))
+    assert cli.main(["frameworks", "show", "shown-fw"]) == 0
+    out = capsys.readouterr().out
+    for piece in ["单项否决等次 veto grade: 不合格", "veto_score: 乡镇街道 记 59 分；县直部门 不计总分、排在最后",
+                  "加分门槛 bonus gate: 无", "normalise_method: spread", "rank within: unit_group",
+                  "扣分池 pool: 起 30 分", "本项最多扣 10 分", "veto_at=3", "sources=['国务院办公厅抽查']", "min_count=5",
+                  "部分 part: base", "等次 grades: 优秀 ≥ 90"]:
+        assert piece in out, piece

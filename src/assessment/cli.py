@@ -24,31 +24,85 @@ def _frameworks_list(args: argparse.Namespace) -> int:
 
 def _frameworks_show(args: argparse.Namespace) -> int:
     from . import frameworks
-    from .rules import RULES
 
     fw = frameworks.load(args.id)
     if args.format == "json":
         print(json.dumps(frameworks.to_tree(fw), ensure_ascii=False, indent=2))
         return 0
-    print(f"{fw.title}（{fw.id}）")
-    print(f"来源 source: {fw.source.file} {fw.source.section}")
-    print(f"单位类别 unit groups: {'、'.join(fw.unit_groups)}；排名 rank within: {fw.rank_within}")
-    print("等次 grades: " + "，".join(f"{g.name} ≥ {g.min:g}" if g.min is not None else g.name for g in fw.grades))
-    for node, depth, _ in fw.walk():
+    for line in show_lines(fw, basis=args.basis):
+        print(line)
+    return 0
+
+
+def show_lines(fw, basis: bool = False) -> list[str]:
+    """`frameworks show` as text: every key that changes a score, then the indicator tree with each
+    node's part, caps and rule parameters (sources, min_count, veto_at included)."""
+    out = [f"{fw.title}（{fw.id}）",
+           f"来源 source: {fw.source.file} {fw.source.section}",
+           f"单位类别 unit groups: {'、'.join(fw.unit_groups)}；排名 rank within: {fw.rank_within}"
+           + ("（按单位类别分别排名 per unit group）" if fw.rank_within == "unit_group" else "（全部单位统一排名 overall）"),
+           "等次 grades: " + "，".join(f"{g.name} ≥ {g.min:g}" if g.min is not None else g.name for g in fw.grades),
+           f"单项否决等次 veto grade: {fw.veto_grade}"]
+    if isinstance(fw.veto_score, dict):
+        fixed = "；".join(f"{g} 记 {v:g} 分" for g, v in fw.veto_score.items())
+        others = [g for g in fw.unit_groups if g not in fw.veto_score]
+        out.append(f"单项否决记分 veto_score: {fixed}" + (f"；{'、'.join(others)} 不计总分、排在最后" if others else ""))
+    elif fw.veto_score is not None:
+        out.append(f"单项否决记分 veto_score: 记 {fw.veto_score:g} 分，按该分参与排名")
+    else:
+        out.append("单项否决记分 veto_score: 无（否决单位不计总分，排在最后 no total, ranked last）")
+    gate = fw.gate
+    if gate is None:
+        out.append("加分门槛 bonus gate: 无 none")
+    elif gate[0] == "above":
+        out.append(f"加分门槛 bonus_requires_above: 基础得分高于 {gate[1]:g} 分才计加分（恰好 {gate[1]:g} 分不计）")
+    else:
+        out.append(f"加分门槛 bonus_requires_base: 基础得分达到 {gate[1]:g} 分（含）才计加分")
+    if fw.normalise_to is None:
+        out.append("折算 normalisation: 无 none")
+    elif fw.method == "spread":
+        out.append(f"折算 normalise_to: {fw.normalise_to:g}，normalise_method: spread（不适用的一级指标分值平均分配到其他适用的基础一级指标，扣分不折算）")
+    else:
+        out.append(f"折算 normalise_to: {fw.normalise_to:g}，normalise_method: proportional（基础分 × {fw.normalise_to:g} / 适用满分）")
+    part_zh = {"base": "基础分", "bonus": "加分", "penalty": "扣分", "mixed": "加分/扣分", "veto": "单项否决", "none": "不评分"}
+    for node, depth, parent in fw.walk():
         pts = f" {node.points:g}分" if node.points is not None else ""
         rule = ""
         if node.rule is not None:
-            params = ", ".join(f"{k}={v}" for k, v in node.rule.params.items())
+            params = ", ".join(f"{k}={v}" for k, v in _effective_params(node.rule.type, node.rule.params).items())
             rule = f"  [{node.rule.type}{': ' + params if params else ''}]"
-        pool = " (扣分池 pool)" if node.pool else ""
+        kind = fw.kinds.get(node.code, "none")
+        marks = []
+        if depth == 1:
+            marks.append(f"部分 part: {kind} {part_zh.get(kind, '')}" + ("（写明 part）" if node.part else ""))
+        if node.pool:
+            marks.append(f"扣分池 pool: 起 {node.points:g} 分，扣完为止")
+        elif node.children and node.points is not None and kind in ("base", "bonus", "penalty"):
+            marks.append(f"上限 cap {node.points:g}")
+        if parent is not None and parent.pool and node.points is not None:
+            marks.append(f"本项最多扣 {node.points:g} 分 leaf cap")
+        mark = f" ({'；'.join(marks)})" if marks else ""
         scored = "" if node.scored else " (不评分 not scored)"
         applies = f"  适用: {'、'.join(node.applies_to)}" if node.applies_to else ""
         resp = f"  责任: {'、'.join(node.responsible)}" if node.responsible else ""
         assist = f"  协办: {'、'.join(node.assisting)}" if node.assisting else ""
-        print(f"{'  ' * (depth - 1)}{node.code} {node.name}{pts}{pool}{scored}{rule}{applies}{resp}{assist}")
-        if node.basis and args.basis:
-            print(f"{'  ' * depth}依据: {node.basis}")
-    return 0
+        out.append(f"{'  ' * (depth - 1)}{node.code} {node.name}{pts}{mark}{scored}{rule}{applies}{resp}{assist}")
+        if node.basis and basis:
+            out.append(f"{'  ' * depth}依据: {node.basis}")
+    return out
+
+
+def _effective_params(rule: str, raw: dict) -> dict:
+    """A rule's parameters with the defaults that change a score (veto min_count=1, count=quantity)."""
+    from .rules import RULES
+
+    rt = RULES.get(rule)
+    if rt is None:
+        return dict(raw)
+    shown = rt.params.model_validate(raw).model_dump(mode="json", exclude_none=True)
+    if rule == "deduct" and raw.get("veto_at") is None:
+        shown.pop("count", None)  # deduct counts only for veto_at
+    return {k: shown[k] for k in list(raw) + [k for k in shown if k not in raw] if k in shown}
 
 
 def _progress(msg: str) -> None:

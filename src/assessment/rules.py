@@ -75,11 +75,23 @@ class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class VetoParams(_Params):
-    pass
+class _EventParams(_Params):
+    """Parameters every rule over events may carry.
+
+    `sources`: only events whose 来源 is one of these count for the rule (names normalised as
+    evidence values are); the others are listed in `Results.unused_evidence` with that reason."""
+
+    sources: list[str] | None = Field(default=None, min_length=1)
 
 
-class PerEventParams(_Params):
+class VetoParams(_EventParams):
+    """单项否决 when the leaf's count reaches `min_count` (栏目不更新累计5个以上的，单项否决)."""
+
+    min_count: int = Field(default=1, ge=1)
+    count: Literal["quantity", "events"] = "quantity"
+
+
+class PerEventParams(_EventParams):
     """Points per event (× quantity), or per level of the event."""
 
     per: float | None = Field(default=None, gt=0)
@@ -88,15 +100,22 @@ class PerEventParams(_Params):
     @model_validator(mode="after")
     def _one_price(self) -> "PerEventParams":
         if (self.per is None) == (self.per_level is None):
-            raise ValueError("give exactly one of per / per_level")
+            raise ValueError("per（每次分值）与 per_level（按级别分值）须写且只写一个（give exactly one of per / per_level）")
         return self
 
 
-class BestLevelParams(_Params):
+class DeductParams(PerEventParams):
+    """`deduct`, which may also veto: 每处扣2分，累计10处以上单项否决 → per: 2, veto_at: 10."""
+
+    veto_at: int | None = Field(default=None, ge=1)
+    count: Literal["quantity", "events"] = "quantity"
+
+
+class BestLevelParams(_EventParams):
     levels: dict[str, float]
 
 
-class ThresholdParams(_Params):
+class ThresholdParams(_EventParams):
     indicators: list[str] = Field(min_length=1)
     max_count: int = Field(ge=0)
     count: Literal["quantity", "events"] = "quantity"
@@ -120,7 +139,7 @@ class TargetParams(_Params):
     @model_validator(mode="after")
     def _fraction(self) -> "TargetParams":
         if self.unit == "percent" and self.target > 1:
-            raise ValueError(f"a percent target is a fraction: write {self.target / 100:g} for {self.target:g}%")
+            raise ValueError(f"百分比目标写成小数：{self.target:g}% 请写 {self.target / 100:g}（a percent target is a fraction: write {self.target / 100:g} for {self.target:g}%）")
         return self
 
 
@@ -128,7 +147,7 @@ class DeadlineParams(_Params):
     due: dt.date
 
 
-class TimelinessParams(_Params):
+class TimelinessParams(_EventParams):
     within: int = Field(ge=0, description="working days after receipt; the day of receipt does not count")
     mode: Literal["deduct", "share"] = "deduct"
     per: float = Field(default=1, gt=0)
@@ -258,20 +277,55 @@ def per_value(parse: Callable[[pd.Series], pd.Series], values: pd.Series) -> pd.
 # ---- rule functions -----------------------------------------------------------------------
 
 @register("veto", VetoParams, kind="veto", needs_points=False,
-          description="任一事件即单项否决：等次不合格，不计总分 (any event vetoes the unit)")
+          description="事件计数达到 min_count（默认1）即单项否决：等次不合格，不计总分或按 veto_score 记分 (vetoes the unit at min_count)")
 def veto(r: RuleInput) -> pd.DataFrame:
-    ids = _join_ids(r.events)
-    why = "单项否决：" + r.name + "（" + ids.astype(str) + "）"
-    return _lines(r, ids.index, np.zeros(len(ids)), ids.to_numpy(), why.to_numpy(), "veto")
+    p: VetoParams = r.params
+    if p.min_count == 1:
+        ids = _join_ids(r.events)
+        why = "单项否决：" + r.name + "（" + ids.astype(str) + "）"
+        return _lines(r, ids.index, np.zeros(len(ids)), ids.to_numpy(), why.to_numpy(), "veto")
+    return _veto_at_count(r, p.min_count, p.count, "单项否决")
 
 
-@register("deduct", PerEventParams, needs_points=True, needs_level=False,
-          description="每次（×数量）扣 per 分，本项或扣分池扣完为止 (minus per points per event, floored at 0)")
+def _unit_counts(ev: pd.DataFrame, count: str) -> pd.Series:
+    """unit_id → the leaf's count: sum of 数量 (`quantity`) or number of rows (`events`)."""
+    weight = ev["quantity"] if count == "quantity" else pd.Series(1.0, index=ev.index)
+    return weight.groupby(ev["unit_id"], sort=True).sum()
+
+
+def _count_words(count: str) -> tuple[str, str]:
+    """How a count is named in a line: (noun before the number, measure word after it)."""
+    return ("数量合计", "个") if count == "quantity" else ("事件", "条")
+
+
+def _veto_at_count(r: RuleInput, at: int, count: str, opening: str) -> pd.DataFrame:
+    """Veto lines (0 points) for the units whose count reaches `at`, naming the count."""
+    ev = r.events
+    if ev.empty:
+        return pd.DataFrame(columns=LINE_COLUMNS)
+    counts = _unit_counts(ev, count)
+    hit = counts[counts >= at - 1e-9]
+    if hit.empty:
+        return pd.DataFrame(columns=LINE_COLUMNS)
+    ids = _join_ids(ev[ev["unit_id"].isin(hit.index)]).reindex(hit.index)
+    noun, measure = _count_words(count)
+    why = (f"{opening}：{r.name}，{noun} " + hit.map(lambda v: f"{v:g}").astype(str) + f" {measure}，达到 {at} {measure}（"
+           + ids.astype(str) + "）")
+    return _lines(r, hit.index, np.zeros(len(hit)), ids.to_numpy(), why.to_numpy(), "veto")
+
+
+@register("deduct", DeductParams, needs_points=True, needs_level=False,
+          description="每次（×数量）扣 per 分，本项或扣分池扣完为止；写 veto_at 时累计达到即单项否决 (minus per points per event; vetoes at veto_at)")
 def deduct(r: RuleInput) -> pd.DataFrame:
+    p: DeductParams = r.params
     parts = []
     if not r.in_pool:
         parts.append(base_line(r, f"{r.name}：基础分 {r.points:g} 分"))
     parts.append(_event_lines(r, -1.0, "扣", "base"))
+    if p.veto_at is not None:
+        vetoes = _veto_at_count(r, p.veto_at, p.count, "单项否决")
+        vetoes["rule"] = "veto_at"
+        parts.append(vetoes)
     return _concat(parts)
 
 
@@ -300,7 +354,7 @@ def threshold(r: RuleInput) -> pd.DataFrame:
     ids = _join_ids(ev).reindex(counts.index).fillna("")
     ok = counts.to_numpy() <= p.max_count
     pts = np.where(ok, r.points, 0.0)
-    names = "、".join(p.indicators)
+    names = "、".join(p.indicators) + (f"（只计来源为{'、'.join(p.sources)}的）" if p.sources else "")
     why = np.where(ok, f"{r.name}：{names} 问题共 " + counts.astype(str) + f" 个，不多于 {p.max_count} 个，得 {r.points:g} 分",
                    f"{r.name}：{names} 问题共 " + counts.astype(str) + f" 个，多于 {p.max_count} 个，不得分")
     return _lines(r, counts.index, pts, ids.to_numpy(), why)
@@ -425,5 +479,9 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
 def apply(rule_name: str, r: RuleInput) -> pd.DataFrame:
     """Run a registered rule; the `rule` column names the rule type for the auditor."""
     out = RULES[rule_name].fn(r)
-    out["rule"] = pd.Series(np.array([rule_name], dtype=object).repeat(len(out)), index=out.index, dtype="object", copy=False)  # kept object
+    named = out["rule"].to_numpy(dtype=object) if len(out) else np.array([], dtype=object)
+    if len(out) and (named != "").any():  # a line a rule named itself (veto_at) keeps its name
+        out["rule"] = pd.Series(np.where(named == "", rule_name, named), index=out.index, dtype="object")
+    else:
+        out["rule"] = pd.Series(np.array([rule_name], dtype=object).repeat(len(out)), index=out.index, dtype="object", copy=False)  # kept object
     return out

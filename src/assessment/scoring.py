@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from .rules import LINE_COLUMNS, RULES, RuleInput, apply
 
 UNIT_SCORE_COLUMNS = ["unit_id", "unit_name", "unit_group", "base", "bonus", "penalty", "total", "grade", "rank", "vetoed", "veto_reasons"]
 INDICATOR_SCORE_COLUMNS = ["unit_id", "indicator", "name", "depth", "points", "score"]
+UNUSED_COLUMNS = ["evidence_id", "unit_id", "indicator", "reason"]
 DECIMALS = 2  # points are booked to the cent, so a unit's lines sum exactly to its (2-decimal) total
 
 
@@ -65,25 +67,29 @@ class Results:
     unit_scores: pd.DataFrame
     indicator_scores: pd.DataFrame
     line_items: pd.DataFrame
+    _unused: Any = field(default=None, repr=False)
+
+    @property
+    def unused_evidence(self) -> pd.DataFrame:
+        """Evidence rows no line item uses, with the reason (evidence_id, unit_id, indicator, reason):
+        events a rule's `sources` kept out, events of vetoed units, events superseded by a higher
+        level (best_level), events of leaves not applicable to the unit, counts below a veto's.
+        Worked out on first use (speed: scoring a million events need not pay for it)."""
+        if callable(self._unused):
+            self._unused = self._unused()
+        if self._unused is None:
+            self._unused = pd.DataFrame({c: pd.Series(dtype="object") for c in UNUSED_COLUMNS})
+        return self._unused
+
+    @unused_evidence.setter
+    def unused_evidence(self, value: pd.DataFrame) -> None:
+        self._unused = value
 
     def unit_lines(self, unit_id: str) -> pd.DataFrame:
         return self.line_items[self.line_items["unit_id"] == unit_id]
 
 
 # ---- tree helpers ---------------------------------------------------------------------------
-
-def _kind(node: Indicator) -> str:
-    """base / veto / bonus / penalty for a node (by the rules of the leaves under it)."""
-    kinds = {RULES[n.rule.type].kind for n, _, _ in node.walk() if n.is_leaf and n.rule is not None and n.scored}
-    if not kinds:
-        return "none"
-    if kinds == {"veto"}:
-        return "veto"
-    kinds.discard("veto")
-    if len(kinds) == 1:
-        return kinds.pop()
-    return "mixed" if kinds <= {"bonus", "penalty"} else "base"
-
 
 def _pool_member(fw: Framework, node: Indicator) -> bool:
     parent = fw.parents.get(node.code)
@@ -178,32 +184,118 @@ def score(fw: Framework, evidence: Evidence, period: Period | str | None = None,
             parts.append(pd.DataFrame({"unit_id": ids, "indicator": node.code, "rule": "pool", "points": float(node.points),
                                        "evidence_ids": "", "explanation": f"{node.name}：基础分 {node.points:g} 分（扣分池，扣完为止）", "kind": "base"}))
     parents = fw.parents
+    kinds = fw.kinds
+    excluded: list[pd.DataFrame] = []  # events a rule's `sources` kept out of that rule
     for leaf in fw.leaves():
         rt = RULES[leaf.rule.type]
         mask = app[leaf.code].to_numpy()
         if not mask.any():
             continue  # no unit of this county-year is scored on the leaf (e.g. a named lead unit is absent)
         applicable = pd.Series(unit_ids[mask])
+        params = rt.params.model_validate(leaf.rule.params)
         own = events.take(event_rows[leaf.code]) if leaf.code in event_rows else empty_events
+        every = events if rt.name == "threshold" else empty_events
+        sources = getattr(params, "sources", None)
+        if sources:
+            own, out = _from_sources(own, sources, leaf.code)
+            excluded.append(out)
+            if rt.name == "threshold":
+                counted = every[every["indicator"].isin(params.indicators) & every["unit_id"].isin(applicable)]
+                every, out = _from_sources(counted, sources, leaf.code)
+                excluded.append(out)
         f = facts_by_leaf.get(leaf.code, empty_facts)
         f = f[f["unit_id"].isin(applicable)] if len(f) else f
         parent = parents.get(leaf.code)
-        r = RuleInput(code=leaf.code, name=leaf.name, points=leaf.points, in_pool=bool(parent and fw.nodes[parent].pool),
-                      params=rt.params.model_validate(leaf.rule.params), units=applicable, events=own,
-                      all_events=events if rt.name == "threshold" else empty_events, facts=f, calendar=calendar, period_end=period.end)
-        parts.append(apply(rt.name, r))
+        part = kinds.get(leaf.code)
+        # a penalty part starts from nothing: its deduct rules take points away without a base line
+        in_pool = bool(parent and fw.nodes[parent].pool) or part == "penalty"
+        r = RuleInput(code=leaf.code, name=leaf.name, points=leaf.points, in_pool=in_pool,
+                      params=params, units=applicable, events=own,
+                      all_events=every, facts=f, calendar=calendar, period_end=period.end)
+        lines = apply(rt.name, r)
+        if part in ("bonus", "penalty") and len(lines):  # part: bonus — every rule under it counts as bonus
+            k = lines["kind"].to_numpy(dtype=object)
+            lines["kind"] = pd.Series(np.where(k == "base", part, k), index=lines.index, dtype="object")
+        parts.append(lines)
     book = _Book(fw, _concat(parts), unit_ids)
     del parts  # the rules' frames, now copied into the book: at 10 M events they are half a GiB
 
     # 单项否决: a vetoed unit is not scored on anything else
     vetoed_ids = book.drop_vetoed_units()
 
+    if fw.normalise_to and fw.method == "spread":
+        spread_lines, maxima = _spread(fw, units, maxima, vetoed_ids)
+        book.add([spread_lines])
     book.add(_clamp(fw, book, maxima, unit_ids))
     unit_scores, extra = _totals(fw, units, book, maxima, vetoed_ids)
     book.add(extra)
     indicator_scores = _indicator_scores(fw, book, maxima, units, vetoed_ids)
     lines = book.ordered(fw, unit_scores)
-    return Results(framework=fw, period=period, unit_scores=unit_scores, indicator_scores=indicator_scores, line_items=lines)
+    unused = lambda: unused_evidence(fw, evidence, app, lines, vetoed_ids, excluded)  # noqa: E731
+    return Results(framework=fw, period=period, unit_scores=unit_scores, indicator_scores=indicator_scores, line_items=lines,
+                   _unused=unused)
+
+
+def _from_sources(ev: pd.DataFrame, sources: list[str], leaf: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The events whose 来源 is listed, and the others as unused rows (reason: their source)."""
+    ok = ev["source"].isin(sources).to_numpy() if len(ev) else np.zeros(0, dtype=bool)
+    out = ev.loc[~ok, ["event_id", "unit_id", "source"]]
+    listed = "、".join(sources)
+    src = out["source"].astype(object).where(out["source"].notna(), "（空）")
+    reason = ("来源“" + src.astype(str) + f"”不在本项计分来源（{listed}）之内，不计入指标 {leaf}"
+              + f"（source not counted by {leaf}）")
+    return ev[ok], pd.DataFrame({"evidence_id": out["event_id"].to_numpy(dtype=object), "unit_id": out["unit_id"].to_numpy(dtype=object),
+                                 "indicator": leaf, "reason": reason.to_numpy(dtype=object)})
+
+
+def _spread(fw: Framework, units: pd.DataFrame, maxima: pd.DataFrame, vetoed: set) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`normalise_method: spread` (无对外服务职能的，办事服务20分平均分配到其他指标).
+
+    The points of base 一级 indicators that do not apply to a unit (declared points − applicable
+    maximum: all of them where nothing applies, the rest where part applies) are divided evenly
+    among the unit's applicable base 一级 indicators; bonus and penalty parts take none. Each
+    receiving indicator gets a line crediting its share, and its maximum grows by the same amount:
+    a pool starts from its points + the share (deductions are taken from the larger base and are
+    not scaled); a node summing its leaves (deduct, award, checklist, …) is credited the share
+    outright and its cap grows by it, so the redistributed points are given, not earned — a unit
+    that met every applicable requirement has `normalise_to`. Shares are booked to the cent; where
+    they do not divide evenly, the first receivers (framework order) take the extra cent, and each
+    line says its own amount. Worked example: tops 30 + 30 + 20 + 20, 办事服务 20 not applicable →
+    the other three get 6.67, 6.67, 6.66, and a unit without findings has 100."""
+    tops = [t for t in fw.indicators if t.scored and fw.kinds.get(t.code) == "base" and t.points is not None]
+    unit_ids = units["unit_id"].to_numpy()
+    maxima = maxima.copy()
+    if not tops:
+        return pd.DataFrame(columns=LINE_COLUMNS), maxima
+    m = np.nan_to_num(maxima[[t.code for t in tops]].to_numpy(dtype=float))
+    declared = np.array([float(t.points) for t in tops])
+    missing = np.clip(declared[None, :] - m, 0, None)
+    receives = m > 0  # a vetoed unit's maxima grow too (the table shows them); it gets no lines
+    frames = []
+    for pattern in np.unique(np.hstack([np.round(missing * 100).astype(np.int64), receives.astype(np.int64)]), axis=0):
+        miss_c, recv = pattern[:len(tops)], pattern[len(tops):].astype(bool)
+        rows = np.flatnonzero((np.round(missing * 100).astype(np.int64) == miss_c).all(axis=1) & (receives == recv).all(axis=1))
+        k = int(recv.sum())
+        total_c = int(miss_c.sum())
+        if k == 0 or total_c == 0 or not len(rows):
+            continue
+        share = np.full(k, total_c // k)
+        share[: total_c % k] += 1
+        gone = "、".join((f"{t.name} {c / 100:g} 分" if abs(c / 100 - float(t.points)) < 1e-9 else f"{t.name}中 {c / 100:g} 分")
+                         for t, c in zip(tops, miss_c) if c > 0)
+        even = total_c % k == 0
+        for j, t_idx in enumerate(np.flatnonzero(recv)):
+            amount = share[j] / 100
+            text = (f"{gone}不适用，平均分配至其他 {k} 项，各加 {amount:g} 分" if even
+                    else f"{gone}不适用，平均分配至其他 {k} 项（{total_c / 100:g} ÷ {k}，分至分位），本项加 {amount:g} 分")
+            code = tops[t_idx].code
+            lined = rows[~np.isin(unit_ids[rows], list(vetoed))]
+            frames.append(pd.DataFrame({"unit_id": unit_ids[lined], "indicator": code, "rule": "spread", "points": amount,
+                                        "evidence_ids": "", "explanation": text, "kind": "normalise"}))
+            col = maxima[code].to_numpy(dtype=float).copy()
+            col[rows] += amount
+            maxima[code] = col
+    return (_concat(frames) if frames else pd.DataFrame(columns=LINE_COLUMNS)), maxima
 
 
 def _event_rows_by_leaf(events: pd.DataFrame, app: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -365,12 +457,15 @@ def _clamp(fw: Framework, book: "_Book", maxima: pd.DataFrame, unit_ids: np.ndar
     subtree = {node.code: [col[n.code] for n, _, _ in node.walk()] for node, _, _ in fw.walk()}
     extra: list[pd.DataFrame] = []
     order = [n for n, _, _ in fw.walk()][::-1]  # children before parents
+    kinds = fw.kinds
     for node in order:
-        kind = _kind(node)
+        kind = kinds[node.code]
         if kind in ("veto", "none", "mixed") or not node.scored:
             continue
         if _pool_member(fw, node):
-            continue  # its deductions are clamped by the pool
+            if node.points is not None:  # 每次扣2分，本项最多扣10分: the leaf's own cap inside the pool
+                extra += _leaf_cap(node, mat, col[node.code], subtree[node.code], maxima, unit_ids)
+            continue  # its deductions are otherwise clamped by the pool
         m = np.nan_to_num(maxima[node.code].to_numpy())
         total = mat[:, subtree[node.code]].sum(axis=1)
         lo, hi = (-m, np.zeros_like(m)) if kind == "penalty" else (np.zeros_like(m), m)
@@ -389,10 +484,26 @@ def _clamp(fw: Framework, book: "_Book", maxima: pd.DataFrame, unit_ids: np.ndar
     return extra
 
 
+def _leaf_cap(node: Indicator, mat: np.ndarray, at: int, cols: list[int], maxima: pd.DataFrame, unit_ids: np.ndarray) -> list[pd.DataFrame]:
+    """A pooled leaf with `points` takes at most that much from its pool (and gives at most that
+    much): deductions of 8 × 2 = 16 under `points: 10` are held at 10 by a +6 line."""
+    cap = float(node.points)
+    applies = np.isnan(maxima[node.code].to_numpy(dtype=float))  # pool members mark applicability with NaN
+    total = mat[:, cols].sum(axis=1)
+    adj = np.where(applies, np.clip(total, -cap, cap) - total, 0.0)
+    hit = np.abs(adj) > 1e-9
+    if not hit.any():
+        return []
+    mat[hit, at] += adj[hit]
+    text = np.where(adj[hit] > 0, f"{node.name}：本项最多扣 {cap:g} 分，已扣满", f"{node.name}：本项最多得 {cap:g} 分，已得满")
+    return [pd.DataFrame({"unit_id": unit_ids[hit], "indicator": node.code, "rule": "cap", "points": adj[hit],
+                          "evidence_ids": "", "explanation": text, "kind": "adjust"})]
+
+
 def _totals(fw: Framework, units: pd.DataFrame, book: "_Book", maxima: pd.DataFrame, vetoed: set) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Base, bonus, penalty and total per unit, with the normalisation and gate lines."""
     unit_ids = units["unit_id"].to_numpy()
-    kind_of = {n.code: _kind(n) for n, _, _ in fw.walk()}
+    kind_of = fw.kinds
     sums = _part_sums(fw, book, unit_ids, kind_of)
     base = sums["base"].to_numpy().copy()
     bonus = sums["bonus"].to_numpy().copy()
@@ -400,7 +511,7 @@ def _totals(fw: Framework, units: pd.DataFrame, book: "_Book", maxima: pd.DataFr
     is_vetoed = np.isin(unit_ids, list(vetoed))
     extra: list[pd.DataFrame] = []
 
-    if fw.normalise_to:
+    if fw.normalise_to and fw.method == "proportional":
         top_base = [n.code for n in fw.indicators if kind_of[n.code] == "base" and n.scored]
         mx = maxima[top_base].sum(axis=1).to_numpy() if top_base else np.zeros(len(units))
         need = (~is_vetoed) & (mx > 0) & (np.abs(mx - fw.normalise_to) > 1e-9)
@@ -413,10 +524,13 @@ def _totals(fw: Framework, units: pd.DataFrame, book: "_Book", maxima: pd.DataFr
                                        "evidence_ids": "", "explanation": text, "kind": "normalise"}))
         base = base + adj
 
-    if fw.bonus_requires_base is not None:
-        gate = (~is_vetoed) & (bonus > 0) & (base < fw.bonus_requires_base - 1e-9)
+    if fw.gate is not None:
+        how, bar = fw.gate
+        short = (base <= bar + 1e-9) if how == "above" else (base < bar - 1e-9)
+        gate = (~is_vetoed) & (bonus > 0) & short
         if gate.any():
-            text = [f"基础得分 {b:g} 分，未达到 {fw.bonus_requires_base:g} 分，加分不计入" for b in base[gate]]
+            word = "未高于" if how == "above" else "未达到"
+            text = [f"基础得分 {b:g} 分，{word} {bar:g} 分，加分不计入" for b in np.round(base[gate], 2)]
             extra.append(pd.DataFrame({"unit_id": unit_ids[gate], "indicator": "", "rule": "bonus_gate", "points": -bonus[gate],
                                        "evidence_ids": "", "explanation": text, "kind": "adjust"}))
             bonus = np.where(gate, 0.0, bonus)
@@ -429,11 +543,20 @@ def _totals(fw: Framework, units: pd.DataFrame, book: "_Book", maxima: pd.DataFr
         penalty = penalty - np.where(neg, total, 0.0)
         total = np.where(neg, 0.0, total)
 
+    # 任一账号单项否决，即判定为不合格（59分）: a vetoed unit of a group with a veto_score gets it
+    fixed = np.array([fw.veto_score_for(g) if v else None for g, v in zip(units["unit_group"], is_vetoed)], dtype=object)
+    has_fixed = np.array([x is not None for x in fixed], dtype=bool)
+    fixed = np.where(has_fixed, fixed, np.nan).astype(float)
+    if has_fixed.any():
+        text = [f"单项否决，按方案记 {x:g} 分" for x in fixed[has_fixed]]
+        extra.append(pd.DataFrame({"unit_id": unit_ids[has_fixed], "indicator": "", "rule": "veto_score", "points": fixed[has_fixed],
+                                   "evidence_ids": "", "explanation": text, "kind": "adjust"}))
+
     us = units.copy()
     us["base"] = np.round(base, 2)
     us["bonus"] = np.round(bonus, 2)
     us["penalty"] = np.round(penalty, 2)
-    us["total"] = np.where(is_vetoed, np.nan, np.round(total, 2))
+    us["total"] = np.where(is_vetoed, np.round(fixed, 2), np.round(total, 2))
     us["vetoed"] = is_vetoed
     us.loc[is_vetoed, ["base", "bonus", "penalty"]] = np.nan
     veto_text = book.veto_reasons()
@@ -461,12 +584,14 @@ def _part_sums(fw: Framework, book: "_Book", unit_ids: np.ndarray, kind_of: dict
 
 
 def rank_units(fw: Framework, us: pd.DataFrame) -> np.ndarray:
-    """Rank by total within the framework's scope; ties share the better rank; vetoed units last."""
+    """Rank by total within the framework's scope; ties share the better rank; units without a total
+    (vetoed, no `veto_score`) last. A vetoed unit with a `veto_score` is ranked by that total."""
     scope = us["unit_group"] if fw.rank_within == "unit_group" else pd.Series("all", index=us.index)
     key = us["total"].fillna(-np.inf)
     rank = key.groupby(scope).rank(method="min", ascending=False)
-    n_ok = (~us["vetoed"]).groupby(scope).transform("sum")
-    rank = np.where(us["vetoed"], n_ok + 1, rank)
+    no_total = us["total"].isna() & us["vetoed"].astype(bool)
+    n_ok = (~no_total).groupby(scope).transform("sum")
+    rank = np.where(no_total, n_ok + 1, rank)
     return rank.astype(int)
 
 
@@ -477,7 +602,7 @@ def _indicator_scores(fw: Framework, book: "_Book", maxima: pd.DataFrame, units:
     is_vetoed = np.isin(unit_ids, list(vetoed))
     frames = []
     for node, depth, parent in fw.walk():
-        kind = _kind(node)
+        kind = fw.kinds[node.code]
         if kind in ("veto", "none") or not node.scored:
             continue
         m = maxima[node.code].to_numpy()
@@ -586,3 +711,86 @@ def _ordered_in_groups(group: np.ndarray, ids: np.ndarray, why: np.ndarray, rows
         return None
     keys = [("g", "ascending"), ("e", "ascending"), ("x", "ascending"), ("p", "ascending")]
     return pc.sort_indices(table, sort_keys=keys).to_numpy(), None, None
+
+
+# ---- evidence no line item uses (audit) -------------------------------------------------------
+
+def unused_evidence(fw: Framework, evidence: Evidence, app: pd.DataFrame, lines: pd.DataFrame, vetoed: set,
+                    excluded: list[pd.DataFrame]) -> pd.DataFrame:
+    """Events that no line item cites, each with the reason in Chinese (English beside), and the
+    events a rule's `sources` kept out of that rule (`indicator` is then that rule's leaf, which
+    may differ from the event's own: a 合格率 threshold counting only 上级抽查 findings).
+
+    Reasons, first that holds: the leaf is not scored or not applicable to the unit; its 来源 is not
+    one the rule counts; the unit is vetoed (nothing else is scored); a higher level of the same
+    unit was scored (best_level); the veto count was not reached (min_count / veto_at)."""
+    ev = evidence.events
+    parts = [e for e in excluded if len(e)]
+    if len(ev):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        ids = pa.array(ev["event_id"].to_numpy(dtype=object), pa.string(), from_pandas=True)
+        uncited = ~pc.fill_null(pc.is_in(ids, value_set=_cited(lines["evidence_ids"])), False).to_numpy(zero_copy_only=False)
+        rest = ev.loc[uncited, ["event_id", "unit_id", "indicator", "source"]]
+        if len(rest):
+            parts.append(_why_unused(fw, rest, app, vetoed))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in UNUSED_COLUMNS})
+    out = pd.concat(parts, ignore_index=True).drop_duplicates(["evidence_id", "indicator"], keep="first")
+    out = out.sort_values(["evidence_id", "indicator"], kind="stable").reset_index(drop=True)
+    return out[UNUSED_COLUMNS].astype(object)
+
+
+def _cited(evidence_ids: pd.Series):
+    """Every evidence id the lines cite: a line cites one id, or several joined with ';'.
+    Speed and scale: Arrow finds and splits the joined ones (a few per unit and leaf) in C."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(evidence_ids.to_numpy(dtype=object), pa.string(), from_pandas=True)
+    joined = pc.fill_null(pc.match_substring(arr, ";"), False)
+    single = pc.filter(arr, pc.invert(joined))
+    parts = pc.list_flatten(pc.split_pattern(pc.filter(arr, joined), ";"))
+    both = pa.concat_arrays([single.cast(pa.string()), parts.cast(pa.string())])
+    return pc.unique(pc.drop_null(both))
+
+
+def _why_unused(fw: Framework, rest: pd.DataFrame, app: pd.DataFrame, vetoed: set) -> pd.DataFrame:
+    leaves = {l.code: l for l in fw.leaves()}
+    codes, names = pd.factorize(rest["indicator"].to_numpy(dtype=object))  # a few leaves: per-leaf values by code
+    per_leaf = lambda f, missing: np.array([f(c) for c in names] + [missing], dtype=object)[codes]  # noqa: E731
+    ind = rest["indicator"].to_numpy(dtype=object)
+    unit = rest["unit_id"].to_numpy(dtype=object)
+    is_leaf = per_leaf(lambda c: c in leaves, False).astype(bool)
+    applies = np.zeros(len(rest), dtype=bool)
+    pos = _objects(app.index).get_indexer(_objects(unit))
+    for j, code in enumerate(names):  # one pass per leaf, not per event
+        if code in leaves:
+            rows = (codes == j) & (pos >= 0)
+            applies[rows] = app[code].to_numpy()[pos[rows]]
+    src = rest["source"].astype(object)
+    sources = {c: (l.rule.params.get("sources") or None) for c, l in leaves.items()}
+    off_source = np.zeros(len(rest), dtype=bool)
+    for j, code in enumerate(names):
+        if sources.get(code):
+            rows = codes == j
+            off_source[rows] = ~src[rows].isin(sources[code]).to_numpy()
+    listed_text = per_leaf(lambda c: "、".join(sources.get(c) or []), "")
+    shown = src.where(src.notna(), "（空）").astype(str).to_numpy(dtype=object)
+    src_text = ("来源“" + pd.Series(shown, dtype=object) + "”不在本项计分来源（" + pd.Series(listed_text, dtype=object)
+                + "）之内，不计入本项（source not counted by this rule）").to_numpy(dtype=object)
+    rule = per_leaf(lambda c: leaves[c].rule.type if c in leaves else "", "")
+    counts_veto = per_leaf(lambda c: c in leaves and (leaves[c].rule.type == "veto" or leaves[c].rule.params.get("veto_at") is not None), False).astype(bool)
+    is_vetoed = pd.Series(unit, dtype=object).isin(vetoed).to_numpy()
+    reason = np.select(
+        [~is_leaf, ~applies, off_source, is_vetoed, rule == "best_level", counts_veto],
+        ["指标不评分或不是末级指标，本条不计分（indicator not scored）",
+         "指标不适用于该单位，本条不计分（indicator does not apply to the unit）",
+         src_text,
+         "单位已被单项否决，其他指标不计分（unit vetoed: nothing else is scored）",
+         "同一单位本项已按更高级别计分，本条不再计分（a higher level was scored）",
+         "累计数量未达到单项否决的数量，不否决（below the veto count）"],
+        "未被任何计分行引用（cited by no line item）")
+    return pd.DataFrame({"evidence_id": rest["event_id"].to_numpy(dtype=object), "unit_id": unit,
+                         "indicator": ind, "reason": reason.astype(object)})

@@ -91,6 +91,17 @@ def normalise_text(s: pd.Series) -> pd.Series:
     return out.map(lambda v: None if isinstance(v, str) and v == "" else v, na_action="ignore")
 
 
+def normalise_name(value: object) -> object:
+    """One name as evidence values are read (`normalise_text` on a single value): `县（市、区）` →
+    `县(市、区)`, `２０２３` → `2023`, surrounding blanks dropped. Frameworks use it for their names
+    (unit groups, levels, grades, sources), so a name means the same in the file and in a workbook.
+    Non-text values are returned as they are."""
+    if not isinstance(value, str):
+        return value
+    out = normalise_text(pd.Series([value], dtype="object")).iloc[0]
+    return "" if out is None else out
+
+
 def parse_bool(s: pd.Series) -> pd.Series:
     """是/否, true/false, 1/0, √/× → True/False; anything else → NA."""
     t = normalise_text(s).astype("object").map(lambda v: str(v).strip().lower() if v is not None else None, na_action="ignore")

@@ -172,6 +172,8 @@ def _change(fw: Any, now: summary.Overview, before: summary.Overview, o: dict, c
 
 def _unit_label(r: Any, o: dict, r_cfg: dict, ctx: dict) -> str:
     if bool(r.vetoed):
+        if pd.notna(r.total):  # 单项否决，按方案记 59 分
+            return fill(r_cfg.get("vetoed_unit_scored", "{unit}（单项否决，按方案记{score}分）"), ctx, unit=r.unit_name, score=fmt(r.total))
         return fill(r_cfg["vetoed_unit"], ctx, unit=r.unit_name)
     return fill(o["unit_score"], ctx, unit=r.unit_name, score=fmt(r.total))
 
@@ -278,8 +280,8 @@ def applicable_maxima(fw: Any, indicator_scores: pd.DataFrame, codes: list[str])
     """Each unit's applicable maximum over the 一级 columns, where the framework normalises totals
     and the maxima differ between units (or from the normalised scale); else None."""
     scale = getattr(fw, "normalise_to", None)
-    if not scale or not codes:
-        return None
+    if not scale or not codes or getattr(fw, "method", "proportional") == "spread":
+        return None  # spread: every unit's applicable maxima add up to the scale already
     top = indicator_scores[(indicator_scores["depth"] == 1) & indicator_scores["indicator"].isin(codes)]
     maxima = pd.to_numeric(top["points"], errors="coerce").groupby(top["unit_id"]).sum().round(2)
     if maxima.empty or (maxima.nunique() == 1 and abs(float(maxima.iloc[0]) - float(scale)) < 1e-9):
@@ -320,6 +322,8 @@ def score_table(fw: Any, units: pd.DataFrame, indicator_scores: pd.DataFrame, of
     notes = []
     if not_applicable:
         notes.append(fill(annex["not_applicable_note"], ctx))
+    if getattr(fw, "normalise_to", None) and getattr(fw, "method", "proportional") == "spread" and not_applicable:
+        notes.append(fill(annex.get("spread_note", "不承担指标的分值按考核方案平均分配至该单位其他适用指标（见扣分明细），扣分不折算。"), ctx))
     if any(c.kind == "maximum" for c in sub):
         extras = fill(annex["extras_clause"], ctx) if any(c.kind == "extra" for c in sub) else ""
         notes.append(fill(annex["normalise_note"], ctx, scale=fmt(getattr(fw, "normalise_to", 100)), extras=extras))
@@ -327,8 +331,11 @@ def score_table(fw: Any, units: pd.DataFrame, indicator_scores: pd.DataFrame, of
         weights = "＋".join(fill(office["combined"]["weighted"], ctx, title=t, weight=w)
                            for t, w in map(component_label, components))
         notes.append(fill(office["combined"]["note"], ctx, weights=weights))
-    if any(r[-1].endswith(mark) for group_rows in rows.values() for r in group_rows):
+    vetoed_rows = [r for group_rows in rows.values() for r in group_rows if r[-1].endswith(mark)]
+    if any(r[-3] == "—" for r in vetoed_rows):  # no total
         notes.append(fill(annex["vetoed_note"], ctx))
+    if any(r[-3] != "—" for r in vetoed_rows):  # a veto_score total
+        notes.append(fill(annex.get("vetoed_scored_note", "注：标“*”的单位被单项否决，按考核方案记固定分（见总分栏）。"), ctx))
     return header, narrow, rows, notes
 
 

@@ -17,15 +17,16 @@ def groups_of(fw: Any, units: pd.DataFrame) -> list[str]:
 
 
 def ordered_units(units: pd.DataFrame) -> pd.DataFrame:
-    """Scored units by total (best first), then vetoed ones; ties by rank, then unit id."""
-    return units.assign(_v=units["vetoed"].astype(bool)).sort_values(
+    """Units by total (best first), then vetoed ones without a total; ties by rank, then unit id.
+    A vetoed unit with a `veto_score` total sits at its total (it is ranked by it)."""
+    return units.assign(_v=units["vetoed"].astype(bool) & units["total"].isna()).sort_values(
         ["_v", "total", "rank", "unit_id"], ascending=[True, False, True, True], na_position="last", kind="mergesort"
     ).drop(columns="_v")
 
 
 def table_order(units: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the attachment: by rank within the group, vetoed last."""
-    return units.assign(_v=units["vetoed"].astype(bool)).sort_values(
+    """Rows of the attachment: by rank within the group, vetoed units without a total last."""
+    return units.assign(_v=units["vetoed"].astype(bool) & units["total"].isna()).sort_values(
         ["_v", "rank", "total", "unit_id"], ascending=[True, True, False, True], na_position="last", kind="mergesort"
     ).drop(columns="_v")
 
@@ -99,14 +100,18 @@ def veto_reason_text(fw: Any, reasons: Any) -> str:
     (“单项否决：抽查中被判定不合格（E0012）”), becomes the indicator's name."""
     if reasons is None or (isinstance(reasons, float) and pd.isna(reasons)):
         return ""
-    parts = [p.strip() for p in str(reasons).replace("；", ";").split(";") if p.strip()]
+    # a veto line's evidence ids are joined with ';' inside its closing bracket: drop them before splitting
+    text = re.sub(r"(^|；)(单项否决[^；]*?)（[^（）]*）(?=；|$)", r"\1\2", str(reasons))
+    parts = [p.strip() for p in text.replace("；", ";").split(";") if p.strip()]
     nodes = getattr(fw, "nodes", {}) or {}
     out = []
     for p in parts:
         node = nodes.get(p)
         if node is None:
-            p = re.sub(r"^单项否决[：:]", "", p)
-            p = re.sub(r"（[^（）]*）$", "", p).strip()  # the evidence ids
+            if p.startswith("单项否决"):  # its evidence ids were dropped above
+                p = re.sub(r"^单项否决[：:]", "", p).strip()
+            else:
+                p = re.sub(r"（[^（）]*）$", "", p).strip()  # the evidence ids
         out.append(node.name if node is not None else p)
     return "；".join(dict.fromkeys(out))
 
