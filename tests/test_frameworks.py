@@ -133,7 +133,7 @@ def no_raw_pydantic(text: str) -> None:
     (lambda d: node(d, "A1")["rule"].update(min_count=3), [A1_PATH, "不认识的键 “rule.min_count”"]),
     (lambda d: d["grades"][0].update(min="九十"), ["grades[0] 优秀", "“min” 应为数字，现为 “九十”"]),
     (lambda d: d.update(colour="red"), ["colour", "不认识的键 “colour”"]),
-    (lambda d: d.update(rank_within="county"), ["rank_within", "只能是 'unit_group' or 'overall'"]),
+    (lambda d: d.update(rank_within="county"), ["rank_within", "只能是 “unit_group”、“overall”"]),
     (lambda d: d.update(veto_score="五十九"), ["veto_score", "应为数字（如 59）或按单位类别的映射"]),
     (lambda d: d.update(veto_score={"乡镇街道": "五十九"}), ["“veto_score.乡镇街道” 应为数字，现为 “五十九”"]),
     (lambda d: node(d, "A").update(part="extra"), ["指标 A 规范管理", "“part” 只能是"]),
@@ -163,6 +163,11 @@ def test_keys_without_effect_and_bad_values_are_refused_in_chinese(tmp_path, mut
     for piece in expect:
         assert piece in text, text
     no_raw_pydantic(text)
+
+
+def test_keys_the_loader_sets_itself_are_refused_in_the_file(tmp_path):
+    text = refused(tmp_path, lambda d: d.update(file_hash="0" * 64, path="/etc/passwd"))
+    assert "file_hash：此键由程序在读取时填写" in text and "path：此键由程序在读取时填写" in text
 
 
 def test_veto_score_without_any_veto_rule_is_refused(tmp_path):

@@ -495,6 +495,11 @@ def load_file(path: Path) -> Framework:
         raise FrameworkError([Problem(file=file, message_zh=f"框架文件不是有效的 UTF-8 YAML：{exc}", message_en=f"not valid UTF-8 YAML: {exc}", rule="framework")])
     if not isinstance(data, dict):
         raise FrameworkError([Problem(file=file, message_zh="框架文件应为一个映射（键: 值）", message_en="framework file must be a mapping", rule="framework")])
+    internal = [k for k in ("file_hash", "path") if k in data]
+    if internal:  # set by the loader itself: a value written in the file would be overwritten unseen
+        raise FrameworkError([Problem(file=file, column=k, message_zh=f"{k}：此键由程序在读取时填写，不能写在框架文件中，请删除",
+                                      message_en=f"{k}: set by the loader when the file is read; remove it from the file",
+                                      rule="framework-schema") for k in internal])
     try:
         fw = Framework.model_validate(data)
     except ValidationError as exc:
@@ -597,7 +602,8 @@ def explain_error(err: dict, prefix: str | None = None, allowed: list[str] | Non
     elif kind == "missing":
         zh = f"缺少必填键 {name}，请补上"
     elif kind == "literal_error":
-        zh = f"{name} 只能是 {ctx.get('expected', '')}{shown}"
+        choices = "、".join(f"“{c.strip().strip(chr(39))}”" for c in str(ctx.get("expected", "")).replace(" or ", ",").split(",") if c.strip())
+        zh = f"{name} 只能是 {choices}{shown}"
     elif kind == "greater_than":
         zh = f"{name} 应大于 {ctx.get('gt')}{shown}"
     elif kind == "greater_than_equal":

@@ -49,7 +49,8 @@ class Period:
         if fw.period == "year" and q is not None:
             raise ValueError(f"框架 {fw.id} 按年度考核，不能按季度运行（framework {fw.id} is annual; give a year, not a quarter）")
         if year != fw.year:
-            raise ValueError(f"考核期 {text} 与框架年度 {fw.year} 不一致（period {text} does not match the framework's year {fw.year}）")
+            raise ValueError(f"考核期 {text} 与框架年度 {fw.year} 不一致；另一年度请先派生框架：assessment frameworks new <新编号> --from {fw.id} --year {year}"
+                             f"（period {text} does not match the framework's year {fw.year}: derive one with `assessment frameworks new`）")
         if q is None:
             return cls(text, dt.date(year, 1, 1), dt.date(year, 12, 31))
         qi = int(q)
