@@ -102,12 +102,12 @@ def run_job(job: Job) -> Outcome:
 
 def _counts(bundle: Path) -> tuple[int | None, int | None]:
     """Units scored and units vetoed, from the bundle's own unit_scores.csv."""
-    import pandas as pd
+    from . import csvio
 
     path = bundle / "scores" / "unit_scores.csv"
     if not path.is_file():
         return None, None
-    us = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    us = csvio.read_csv(path, dtype=str, na_values=None)
     return len(us), int(us["vetoed"].str.strip().str.lower().isin(["true", "1", "是"]).sum())
 
 

@@ -57,7 +57,8 @@ def write_reports(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataF
                   events: pd.DataFrame | None, out_dir: Path, office: dict | None = None,
                   previous: pd.DataFrame | None = None, period: str | None = None, *,
                   facts: pd.DataFrame | None = None, comparison: pd.DataFrame | None = None,
-                  appeals: pd.DataFrame | None = None, components: list[dict] | None = None) -> dict[str, Path]:
+                  appeals: pd.DataFrame | None = None, components: list[dict] | None = None,
+                  comparison_note: str | None = None) -> dict[str, Path]:
     """Write the notification, workbook, notices and charts into `out_dir`; returns name → path.
 
     Names: "notification", "workbook", "chart_grades", "chart_groups", "notice:<unit_id>".
@@ -66,7 +67,8 @@ def write_reports(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataF
     "quarter"`) gets the 季度通报, whose numeric targets are read from `facts` where given.
     Optional annexes (None: not shown), each an attachment page and a workbook sheet:
     `comparison` (years side by side), `appeals` (复核), `components` (a combined result: one
-    column of `unit_scores` per component id, shown beside the combined total)."""
+    column of `unit_scores` per component id, shown beside the combined total). `comparison_note`:
+    one sentence in the overview saying why last year is not compared (its bundle was unusable)."""
     out_dir = Path(out_dir)
     office = office_for(fw, office)
     if period is not None and re.fullmatch(r"\d{4}", str(period).strip()):
@@ -99,11 +101,12 @@ def write_reports(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataF
     sheets: list = []
     if getattr(fw, "period", "year") == "quarter":
         doc = build_quarterly(fw, units, indicators, lines, office, period, facts, list(pngs.values()),
-                              comparison=comparison, appeals=appeals)
+                              comparison=comparison, appeals=appeals, comparison_note=comparison_note)
         sheets.append(quarterly.task_sheet(quarterly.task_states(fw, units, indicators, lines, facts, office, period)))
     else:
         doc = build_notification(fw, units, indicators, lines, office, previous, period, list(pngs.values()),
-                                 comparison=comparison, appeals=appeals, components=components)
+                                 comparison=comparison, appeals=appeals, components=components,
+                                 comparison_note=comparison_note)
     if components:
         sheets.append(components_sheet(fw, units, components))
     if comparison is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -63,9 +64,24 @@ def _put(ws, row: int, col: int, value: Any, kind: str) -> None:
             cell.quotePrefix = True
 
 
+_SHEET_UNSAFE = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
+
+
+def sheet_title(title: str, taken: Sequence[str] = ()) -> str:
+    """A title Excel accepts: at most 31 characters, none of []:*?/\\, not empty, not starting or ending with ', unique."""
+    text = _SHEET_UNSAFE.sub("_", str(title)).strip("'") or "Sheet"
+    text = text[:31]
+    n = 1
+    base = text
+    while text.lower() in {t.lower() for t in taken}:
+        n += 1
+        text = f"{base[:31 - len(str(n)) - 1]}~{n}"
+    return text
+
+
 def _sheet(wb: Workbook, title: str, columns: Sequence[tuple[str, float, str]], rows: Iterable[Sequence[Any]],
            header_rows: int = 1, freeze_col: int = 3) -> None:
-    ws = wb.create_sheet(title)
+    ws = wb.create_sheet(sheet_title(title, wb.sheetnames))
     for c, (name, width, _) in enumerate(columns, start=1):
         cell = ws.cell(row=1, column=c, value=name)
         cell.font, cell.fill, cell.alignment, cell.border = HEADER_FONT, HEADER_FILL, WRAP, HEADER_BORDER
