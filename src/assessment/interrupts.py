@@ -56,8 +56,8 @@ def _handler(signum, frame) -> None:
 @contextmanager
 def terminate_on_signals() -> Iterator[None]:
     """Within the block, SIGTERM/SIGINT/SIGHUP raise :class:`Terminated` (main thread only; elsewhere a no-op)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(SIGNALS[0]) is _handler:
+        yield  # not the main thread (no signals there), or already inside such a block
         return
     previous = {}
     _state.fired = False

@@ -123,6 +123,10 @@ def county_year_lock(p: RunParams) -> Iterator[None]:
         paths["county"].mkdir(parents=True, exist_ok=True)
         fd = os.open(paths["lock"], os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
+        blocker = next((a for a in [paths["county"], *paths["county"].parents] if a.exists() and not a.is_dir()), None)
+        if blocker is not None:
+            raise RunFailed(f"输出目录无法使用：{blocker} 是文件而不是文件夹（--out）（the output folder cannot be used: {blocker} is a "
+                            f"file, not a folder (--out)）") from None
         raise RunFailed(f"无法在输出目录中建立 {paths['county']}：{os_reason(exc)}（cannot create {paths['county']} under --out: "
                         f"{os_reason_en(exc)}）") from None
     try:
