@@ -8,20 +8,19 @@ escape below is applied once and undone once.
 The escape (one rule each way, unambiguous):
 
 - written: a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return —
-  OWASP's list — gets a single quote ``'`` in front, unless the whole cell is a plain number
-  (``-5``, ``+1.5``, ``-1e3`` are numbers to Excel, not formulas, and stay as they are). A text
-  cell that already starts with ``'`` gets one more ``'`` in front, whatever follows it.
+  OWASP's list — gets a single quote ``'`` in front (also text such as ``+1``: Excel would
+  evaluate it). A text cell that already starts with ``'`` gets one more ``'`` in front, whatever
+  follows it. Numbers are not text: numeric columns (points, totals, ranks) are written as numbers,
+  ``-5`` stays ``-5``.
 - read: a cell that starts with ``'`` loses exactly one leading ``'``.
 
-So ``=1+1`` ↔ ``'=1+1``, ``'=x`` ↔ ``''=x``, ``'note`` ↔ ``''note``, and ``-5`` ↔ ``-5``: every
-value the program wrote comes back as it was. Numeric columns are never touched (a -5-point line
-stays a number). The verbatim copies of the delivered evidence (`evidence/raw/`) are not written
+So ``=1+1`` ↔ ``'=1+1``, ``'=x`` ↔ ``''=x``, ``'note`` ↔ ``''note``, the text ``+1`` ↔ ``'+1``, and
+the number -5 ↔ ``-5``: every value the program wrote comes back as it was. The verbatim copies of the delivered evidence (`evidence/raw/`) are not written
 here and stay byte for byte as delivered.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -29,14 +28,13 @@ import pandas as pd
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
-_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 def neutralise(value: Any) -> Any:
     """One cell as written: formula-looking text and text starting with a quote get a leading quote."""
     if not isinstance(value, str) or not value:
         return value
-    if value[0] == QUOTE or (value[0] in TRIGGERS and not _PLAIN_NUMBER.match(value)):
+    if value[0] == QUOTE or value[0] in TRIGGERS:
         return QUOTE + value
     return value
 
@@ -79,8 +77,8 @@ def read_csv(path: str | Path, dtype: Any = None, keep_default_na: bool = False,
              **kw: Any) -> pd.DataFrame:
     """A table written by :func:`write_csv`, read back with the escape undone.
 
-    Text columns come back exact. A column read as numbers cannot hold an escaped cell: only text
-    starting with a quote or a non-number formula trigger is escaped, and such a column is text.
+    Text columns come back exact. Read a text column as text (dtype str): a column pandas reads
+    as numbers holds no escaped cell, since an escaped cell starts with a quote.
     """
     if isinstance(dtype, Mapping):
         dtype = dict(dtype)

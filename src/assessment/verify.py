@@ -65,7 +65,7 @@ def read_manifest(bundle: Path) -> dict:
         raise BadManifest("manifest.json 过大（manifest.json is too large）")
     try:
         m = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadManifest(f"manifest.json 不是有效的 JSON（not valid JSON: {' '.join(str(exc).split())[:120]}）") from None
 
     def need(ok: bool, zh: str, en: str) -> None:
