@@ -311,7 +311,7 @@ def _check_previous_manifest(slot: Path, prev: Path, unusable) -> None:
     try:
         m = json.loads(manifest.read_text(encoding="utf-8"))
         recorded = m["outputs"]["scores/unit_scores.csv"] if isinstance(m, dict) and isinstance(m.get("outputs"), dict) else None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         raise unusable("所在运行包的 manifest.json 无法读取", "its bundle's manifest.json cannot be read") from None
     if recorded is None:
         raise unusable("未记录在所在运行包的 manifest.json 中", "is not recorded in its bundle's manifest.json")
