@@ -21,7 +21,7 @@ from .notification import build_notification, notification_title
 from .office import OfficeError, fixed_time, load_office, office_for
 from .quarterly import build_quarterly
 from .reproducible import write_package
-from .workbook import components_sheet, write_workbook
+from .workbook import components_sheet, printable, write_workbook
 
 __all__ = ["write_reports", "load_office", "office_for", "build_notification", "build_quarterly", "notification_title",
            "OfficeError"]
@@ -39,6 +39,9 @@ def _check(name: str, df: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"{name} 缺少列 / is missing columns: {', '.join(missing)}")
     out = df.copy()
     out["unit_id"] = out["unit_id"].astype(str)
+    for col in ("unit_id", "unit_name", "unit_group", "veto_reasons", "explanation", "evidence_ids", "name"):
+        if col in out.columns and out[col].dtype == object:
+            out[col] = out[col].map(lambda v: printable(v) if isinstance(v, str) else v)
     return out
 
 

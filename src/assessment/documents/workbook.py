@@ -42,6 +42,19 @@ DETAIL_COLUMNS = [
 ]
 
 
+# characters XML 1.0 (so .docx and .xlsx) cannot hold, and invisible ones (zero-width, bidi controls)
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff"
+                          "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+
+
+def printable(text: str) -> str:
+    """Text as a document can show it: no control, invisible or XML-illegal characters.
+
+    The evidence reader refuses or reports such characters; this is the writers' own guard, so a
+    name that slipped through never crashes the report stage nor reorders what a reader sees."""
+    return _UNPRINTABLE.sub("", text)
+
+
 def _put(ws, row: int, col: int, value: Any, kind: str) -> None:
     """One cell; text that starts with = + - @ stays text (never a formula) and is quote-prefixed."""
     cell = ws.cell(row=row, column=col)
@@ -56,7 +69,7 @@ def _put(ws, row: int, col: int, value: Any, kind: str) -> None:
         cell.value = float(value)
         cell.number_format = PERCENT_FORMAT
     else:
-        text = str(value)
+        text = printable(str(value))
         cell.value = text
         cell.data_type = "s"  # openpyxl turns "=…" into a formula otherwise
         cell.number_format = TEXT_FORMAT
