@@ -116,3 +116,7 @@ def canonical_county(county: Any) -> str:
 
 def canonical_year(year: Any) -> str:
     return _text(year)
+
+
+def canonical_period(period: Any) -> str | None:
+    return _text(period).upper() or None

@@ -41,6 +41,15 @@ class RunParams:
     period: str | None = None
     bundle_dir: str | None = None  # where this run writes; the pipeline points it at a staging folder
 
+    def __post_init__(self) -> None:
+        # the one spelling (params.canonical) also for a notebook run by hand: ' Demo ' and 'demo',
+        # '２０２３q3' and '2023Q3' are one county-period and one folder
+        from .params import canonical_county, canonical_period
+
+        object.__setattr__(self, "county", canonical_county(self.county))
+        if self.period is not None:
+            object.__setattr__(self, "period", canonical_period(self.period))
+
     @property
     def bundle(self) -> Path:
         return Path(self.bundle_dir) if self.bundle_dir else Path(self.out_dir) / self.county / self.slot
