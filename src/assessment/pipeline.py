@@ -579,6 +579,7 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
                             f"is untouched; {_see_en(report)}）", report, where["stage"]) from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            _undo_half_publish(paths)
             raise
         finally:
             stop_kernels()
@@ -601,7 +602,17 @@ def _fail(paths: dict[str, Path], staging: Path, stage: str, executed: Path | No
     """Keep the story, drop the staging folder (freeing the space a full disk needs), then write failure.md."""
     text, nb_bytes = describe_failure(stage, executed if executed is not None and executed.is_file() else None, exc)
     shutil.rmtree(staging, ignore_errors=True)
+    _undo_half_publish(paths)
     return write_failure(paths["failed"], text, executed.name if executed is not None else None, nb_bytes)
+
+
+def _undo_half_publish(paths: dict[str, Path]) -> None:
+    """Stopped between the two renames of publish: put the previous bundle back at once (as recover() would)."""
+    try:
+        if paths["previous"].exists() and not paths["final"].exists():
+            os.replace(paths["previous"], paths["final"])
+    except OSError:
+        pass  # the next run's recover() does it
 
 
 def _see(report: Path | None) -> str:
