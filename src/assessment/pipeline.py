@@ -309,6 +309,11 @@ def execute_stage(notebook: Path, output: Path, params: RunParams, cwd: Path, so
     import papermill as pm
 
     logging.getLogger("papermill").setLevel(logging.ERROR)
+    # a callback that fails inside the run's event loop (a full disk while papermill saves the notebook)
+    # is logged by tornado with its traceback; the failure itself reaches the run as an exception and
+    # is reported once, in one line and in failure.md
+    for name in ("tornado", "tornado.application", "tornado.general", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pm.execute_notebook(str(notebook), str(output), parameters=params.to_dict(), kernel_name="python3",
