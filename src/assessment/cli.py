@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from typing import Sequence
 
 from .problems import InputError
@@ -109,22 +111,30 @@ def _progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _print_warnings(result) -> None:
+    """The warnings of validation/summary.md (the same list, so the same count), then reading notes it does not hold."""
+    for w in result.warnings:
+        print(w.render(), file=sys.stderr)
+    for n in result.notes:
+        print(n.render(), file=sys.stderr)
+    c = result.comparison or {}
+    if c.get("warning"):
+        print(f"警告：未与上年对比，{c.get('reason')}（warning: no comparison with {c.get('previous')}; the run goes on）", file=sys.stderr)
+
+
+def _counts(result) -> str:
+    notes = f"，{len(result.notes)} 条读取说明 reading notes" if result.notes else ""
+    return f"{len(result.warnings)} 条警告 warnings{notes}"
+
+
 def _run(args: argparse.Namespace) -> int:
     from . import pipeline
 
     params = pipeline.resolve(args.county, args.year, args.framework, args.raw, args.out, args.period, no_events=args.no_events)
-    try:
-        result = pipeline.run(params, progress=None if args.quiet else _progress)
-    except pipeline.RunLocked as exc:
-        print(f"错误：{exc}", file=sys.stderr)
-        return 1
-    except pipeline.StageFailed as exc:
-        print(f"错误：{exc}", file=sys.stderr)
-        return 1
-    for w in result.warnings:
-        print(w.render(), file=sys.stderr)
+    result = pipeline.run(params, progress=None if args.quiet else _progress)
+    _print_warnings(result)
     total = sum(result.timings.values())
-    print(f"考评完成 done in {total:.1f} s")
+    print(f"考评完成 done in {total:.1f} s（{_counts(result)}）")
     print(f"运行包 bundle: {result.bundle}")
     if result.notification:
         print(f"通报 notification: {result.notification}")
@@ -136,9 +146,8 @@ def _validate(args: argparse.Namespace) -> int:
 
     params = pipeline.resolve(args.county, args.year, args.framework, args.raw, args.out, args.period, no_events=args.no_events)
     result = pipeline.run(params, stages=["ingest", "validate"], progress=None if args.quiet else _progress, publish_bundle=False)
-    for w in result.warnings:
-        print(w.render(), file=sys.stderr)
-    print(f"证据有效 evidence is valid ({len(result.warnings)} 条警告 warnings)")
+    _print_warnings(result)
+    print(f"证据有效 evidence is valid ({_counts(result)})")
     return 0
 
 
@@ -264,7 +273,7 @@ def _frameworks_annex(args: argparse.Namespace) -> int:
 def _whatif(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from . import whatif
+    from . import csvio, whatif
 
     bundle = Path(args.bundle)
     if args.vary:
@@ -275,7 +284,7 @@ def _whatif(args: argparse.Namespace) -> int:
         if args.out:
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)
-            table.to_csv(out / "rank_stability.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+            csvio.write_csv(table, out / "rank_stability.csv")
             whatif.stability_chart(table, out / "rank_stability.png", f"排名稳定性（{args.runs} 次抽样）")
             print(f"表与图 table and chart: {out}")
         return 0
@@ -289,7 +298,7 @@ def _whatif(args: argparse.Namespace) -> int:
         print(moved[["unit_id", "unit_name", "unit_group", "total", "total_new", "grade", "grade_new", "rank", "rank_new"]].to_string(index=False))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out, index=False, encoding="utf-8-sig", lineterminator="\n")
+        csvio.write_csv(table, args.out)
     return 0
 
 
@@ -394,18 +403,51 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+DEBUG_ENV = "ASSESSMENT_DEBUG"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every way a command can end is one of three exit codes and, on failure, one clear line.
+
+    2: the evidence or parameters are invalid (each problem on its line); 1: anything else — a run
+    that failed or was stopped by a signal (SIGTERM, SIGINT, SIGHUP: see interrupts.py), a folder
+    that cannot be written, a full disk, a lock held by another run, or an unexpected error. No
+    traceback reaches the user: failure.md keeps it for a failed run, `ASSESSMENT_DEBUG=1` prints it.
+    """
+    from . import interrupts
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except InputError as exc:
-        print(exc.render(), file=sys.stderr)
-        print(f"共 {len(exc.problems)} 个问题，未生成运行包（{len(exc.problems)} problems; no bundle written）", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("已中断 interrupted", file=sys.stderr)
-        return 1
+    with interrupts.terminate_on_signals():
+        try:
+            return args.func(args)
+        except InputError as exc:
+            print(exc.render(), file=sys.stderr)
+            print(f"共 {len(exc.problems)} 个问题，未生成运行包（{len(exc.problems)} problems; no bundle written）", file=sys.stderr)
+            return 2
+        except interrupts.Terminated as exc:
+            interrupts.hold()
+            print(f"错误：{exc.describe()}", file=sys.stderr)
+            return 1
+        except Exception as exc:
+            print(f"错误：{_one_line_error(exc)}", file=sys.stderr)
+            if os.environ.get(DEBUG_ENV):
+                traceback.print_exc()
+            return 1
+
+
+def _one_line_error(exc: BaseException) -> str:
+    """The failure as one line, Chinese with English beside."""
+    from . import pipeline
+
+    if isinstance(exc, (pipeline.RunLocked, pipeline.StageFailed, pipeline.RunFailed)):
+        return " ".join(str(exc).split())
+    if isinstance(exc, OSError):
+        return f"无法读写文件：{pipeline.os_reason(exc)}（cannot read or write a file: {pipeline.os_reason_en(exc)}）"
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 300 else text[:299] + "…"
+    return (f"意外错误 {type(exc).__name__}: {text}；设置 {DEBUG_ENV}=1 可显示详细经过"
+            f"（unexpected error; set {DEBUG_ENV}=1 to see the traceback）")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from . import frameworks, stages
+from . import csvio, frameworks, stages
 from .evidence import sha256_file
 from .frameworks import Grade
 from .problems import FrameworkError, Problem
@@ -123,8 +123,7 @@ def _component_scores(bundle: Path, c: Component, comb_file: str) -> tuple[pd.Da
         raise FrameworkError([Problem(file=comb_file, column=f"components.{c.id}.bundle", value=str(bundle),
                                       message_zh="组成部分的运行包不存在（没有 manifest.json）", message_en="component bundle not found (no manifest.json)", rule="combination")])
     m = json.loads(manifest.read_text(encoding="utf-8"))
-    us = pd.read_csv(bundle / "scores" / "unit_scores.csv", dtype={"unit_id": str, "unit_name": str, "unit_group": str, "grade": str, "veto_reasons": str},
-                     keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    us = csvio.read_csv(bundle / "scores" / "unit_scores.csv", dtype={"unit_id": str, "unit_name": str, "unit_group": str, "grade": str, "veto_reasons": str})
     us["vetoed"] = us["vetoed"].astype(str).str.lower().eq("true")
     return us, m
 
@@ -207,7 +206,7 @@ def run(path: str | Path, out: str | Path | None = None) -> Path:
     try:
         (staging / "scores").mkdir(parents=True)
         for name, df in (("unit_scores", us), ("indicator_scores", ind), ("line_items", lines)):
-            df.to_csv(staging / "scores" / f"{name}.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+            csvio.write_csv(df, staging / "scores" / f"{name}.csv")
         comps = [{"id": c.id, "title": c.title, "weight": c.weight} for c in comb.components]
         documents.write_reports(cfw, us, ind, lines, None, staging / "reports", components=comps)
         manifest = {"combination": {"id": comb.id, "file": str(path), "sha256": sha256_file(path)}, "components": provenance,

@@ -8,6 +8,7 @@ One run per county-year at a time (a lock file); different county-years run in p
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
 import json
 import os
@@ -26,12 +27,12 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from . import frameworks
+from . import params as params_mod
 from .evidence import sha256_file
+from .interrupts import Terminated, hold
 from .problems import InputError, ParameterError, Problem
-from .stages import STAGES, RunParams, read_problems
+from .stages import STAGES, RunParams, fault_point, read_problems
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-PERIOD = re.compile(r"^\d{4}(Q[1-4])?$")
 PACKAGES = ["assessment", "pandas", "numpy", "pyarrow", "great-expectations", "papermill", "nbconvert", "nbclient", "ipykernel",
             "python-docx", "openpyxl", "chinesecalendar", "matplotlib", "pydantic", "pyyaml"]
 
@@ -48,32 +49,30 @@ class RunLocked(Exception):
     """Another run of the same county-year holds the lock."""
 
 
+class RunFailed(Exception):
+    """The run could not be carried out for a reason outside the evidence: a folder that cannot be
+    written, a full disk, a signal. The message is one line; `report` is failure.md where it could be written."""
+
+    def __init__(self, message: str, report: Path | None = None, stage: str | None = None):
+        super().__init__(message)
+        self.report, self.stage = report, stage
+
+
 @dataclass
 class RunResult:
     bundle: Path
     notification: Path | None
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)  # reading notes not among the warnings
+    comparison: dict | None = None  # {used, previous, reason[, warning]} from the report stage
 
 
 # ---- parameters ---------------------------------------------------------------------------
 
 def check_params(county: str, year: int | str, framework: str, period: str | None) -> list[Problem]:
-    """Names are names, not paths or code: checked before anything runs."""
-    problems = []
-
-    def bad(param: str, value, zh: str, en: str) -> None:
-        problems.append(Problem(file=param, value=value, message_zh=zh, message_en=en, rule="parameter"))
-
-    if not isinstance(county, str) or not NAME.match(county):
-        bad("--county", county, "县区名只能由字母、数字、下划线和连字符组成（如 sihong）", "county must be letters, digits, '_' or '-' (e.g. sihong)")
-    if not re.fullmatch(r"\d{4}", str(year)) or not 2000 <= int(str(year)) <= 2100:
-        bad("--year", year, "年度应为四位数字，如 2023", "year must be four digits, e.g. 2023")
-    if not isinstance(framework, str) or not frameworks.FRAMEWORK_ID.match(framework):
-        bad("--framework", framework, "框架编号只能由小写字母、数字和连字符组成", "framework id must be lowercase letters, digits and '-'")
-    if period is not None and not PERIOD.match(str(period)):
-        bad("--period", period, "考核期应为 2023 或 2023Q3", "period must be like 2023 or 2023Q3")
-    return problems
+    """Names are names, not paths or code: checked (in their canonical spelling) before anything runs."""
+    return params_mod.canonical(county, year, framework, period)[1]
 
 
 def _default_raw(root: Path, county: str, year: int | str, period: str | None) -> Path:
@@ -88,9 +87,10 @@ def _default_raw(root: Path, county: str, year: int | str, period: str | None) -
 def resolve(county: str, year: int | str, framework: str, raw: str | Path | None, out: str | Path | None, period: str | None,
             no_events: bool = False) -> RunParams:
     """Checked run parameters with absolute folders; a ParameterError lists everything wrong."""
-    problems = check_params(county, year, framework, period)
+    canon, problems = params_mod.canonical(county, year, framework, period)
     if problems:
         raise ParameterError(problems)
+    county, year, framework, period = canon.county, canon.year, canon.framework, canon.period
     root = frameworks.project_root()
     raw_dir = Path(raw) if raw else _default_raw(root, county, year, period)
     out_dir = Path(out) if out else root / "data" / "processed"
@@ -124,8 +124,16 @@ def _paths(p: RunParams) -> dict[str, Path]:
 def county_year_lock(p: RunParams) -> Iterator[None]:
     """One run per county-year: a second one is refused at once with a clear message."""
     paths = _paths(p)
-    paths["county"].mkdir(parents=True, exist_ok=True)
-    fd = os.open(paths["lock"], os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        paths["county"].mkdir(parents=True, exist_ok=True)
+        fd = os.open(paths["lock"], os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        blocker = next((a for a in [paths["county"], *paths["county"].parents] if a.exists() and not a.is_dir()), None)
+        if blocker is not None:
+            raise RunFailed(f"输出目录无法使用：{blocker} 是文件而不是文件夹（--out）（the output folder cannot be used: {blocker} is a "
+                            f"file, not a folder (--out)）") from None
+        raise RunFailed(f"无法在输出目录中建立 {paths['county']}：{os_reason(exc)}（cannot create {paths['county']} under --out: "
+                        f"{os_reason_en(exc)}）") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -247,9 +255,56 @@ def _ipc_kernel_manager(socket_dir: Path):
 
         async def start_kernel(self, **kw):
             kw.setdefault("env", env)
+            LIVE_KERNELS.add(self)
             return await super().start_kernel(**kw)
 
+        async def _async_interrupt_kernel(self):
+            # jupyter_client interrupts (SIGINT) a kernel before asking it to shut down; an idle
+            # ipykernel then logs "KeyboardInterrupt caught in kernel" on the run's stderr. A
+            # finished stage has nothing to interrupt: the shutdown request alone ends it.
+            if self.shutting_down:
+                return
+            return await super()._async_interrupt_kernel()
+
+        async def _async_cleanup_resources(self, restart: bool = False):
+            LIVE_KERNELS.discard(self)
+            return await super()._async_cleanup_resources(restart=restart)
+
     return IPCKernelManager
+
+
+LIVE_KERNELS: set = set()  # kernel managers of this process whose kernel may still run
+
+
+def stop_kernels() -> list[int]:
+    """Kill every stage kernel this process started and that still runs (a run cut short by a signal).
+
+    The kernels run in sessions of their own, so a signal to the run's process group does not reach
+    them; their process groups are killed here, at once (the run is being abandoned)."""
+    import signal
+
+    stopped = []
+    for km in list(LIVE_KERNELS):
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        pid = getattr(proc, "pid", None)
+        if pid:
+            for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+                try:
+                    kill()
+                    stopped.append(pid)
+                    break
+                except (ProcessLookupError, PermissionError, OSError):
+                    continue
+            try:
+                proc.wait(timeout=10)
+            except Exception:
+                pass
+        try:
+            km.cleanup_connection_file()
+        except Exception:
+            pass
+        LIVE_KERNELS.discard(km)
+    return stopped
 
 
 def execute_stage(notebook: Path, output: Path, params: RunParams, cwd: Path, socket_dir: Path) -> None:
@@ -259,6 +314,11 @@ def execute_stage(notebook: Path, output: Path, params: RunParams, cwd: Path, so
     import papermill as pm
 
     logging.getLogger("papermill").setLevel(logging.ERROR)
+    # a callback that fails inside the run's event loop (a full disk while papermill saves the notebook)
+    # is logged by tornado with its traceback; the failure itself reaches the run as an exception and
+    # is reported once, in one line and in failure.md
+    for name in ("tornado", "tornado.application", "tornado.general", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pm.execute_notebook(str(notebook), str(output), parameters=params.to_dict(), kernel_name="python3",
@@ -290,41 +350,111 @@ def to_html(nb_path: Path) -> Path:
 
     body, _ = HTMLExporter().from_filename(str(nb_path))
     out = nb_path.with_suffix(".html")
-    out.write_text(body, encoding="utf-8")
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(body[: len(body) // 2])
+        fault_point("html")  # a disk that fills up half way through the file
+        f.write(body[len(body) // 2:])
     return out
 
 
-def failure_report(stage: str, executed: Path, dest: Path, exc: BaseException) -> Path:
-    """Which notebook, which cell, the error: kept beside the bundle for the analyst.
+OS_ZH = {errno.ENOSPC: "磁盘空间已满", errno.EDQUOT: "磁盘配额已满", errno.EROFS: "文件系统只读", errno.EACCES: "没有写入权限",
+         errno.EPERM: "没有写入权限", errno.ENOTDIR: "路径中有一段是文件而不是文件夹", errno.EEXIST: "同名文件已存在",
+         errno.EISDIR: "应为文件处是文件夹", errno.ENAMETOOLONG: "路径或文件名过长", errno.ENOENT: "文件或文件夹不存在"}
+
+
+def os_reason(exc: BaseException) -> str:
+    """An operating-system error as an analyst reads it (Chinese)."""
+    code = getattr(exc, "errno", None)
+    where = getattr(exc, "filename", None)
+    return OS_ZH.get(code, "系统错误") + (f"（{where}）" if where else "")
+
+
+def os_reason_en(exc: BaseException) -> str:
+    code = getattr(exc, "errno", None)
+    return (os.strerror(code) if isinstance(code, int) else type(exc).__name__) + (f" ({exc.filename})" if getattr(exc, "filename", None) else "")
+
+
+def write_small_atomic(path: Path, text: str) -> None:
+    """Write a small file whole or not at all: a temp file beside it, fsync, rename. Never leaves 0 bytes."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
+def describe_failure(stage: str, executed: Path | None, exc: BaseException) -> tuple[str, bytes | None]:
+    """failure.md's text, and the executed notebook's bytes (to keep beside it), from a failed stage.
 
     The cell is named as the analyst finds it in the executed notebook copied beside the report
-    (its position, its id and its `In [n]`), with the error and the kernel's traceback.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    cell, source, trace = "?", "", ""
-    try:
-        import nbformat
+    (its position, its id and its `In [n]`), with the error and the kernel's traceback."""
+    cell, source, trace, nb_bytes = "?", "", "", None
+    if executed is not None:
+        try:
+            import nbformat
 
-        nb = nbformat.read(executed, as_version=4)
-        for i, c in enumerate(nb.cells):
-            errors = [o for o in c.get("outputs", []) if o.get("output_type") == "error"] if c.cell_type == "code" else []
-            if errors:
-                cell = f"第 {i + 1} 个单元格 cell {i + 1}（id {c.get('id', '?')}，In [{c.get('execution_count') or ' '}]）"
-                source = c.source
-                trace = "\n".join(errors[0].get("traceback", []))
-                break
-        shutil.copy2(executed, dest / executed.name)
-    except Exception:  # the report must be written whatever state the notebook is in
-        pass
-    ename = getattr(exc, "ename", type(exc).__name__)
-    evalue = getattr(exc, "evalue", str(exc))
-    trace = re.sub(r"\x1b\[[0-9;]*m", "", trace or str(getattr(exc, "traceback", "") or ""))
-    text = (f"# 运行失败 run failed\n\n- 阶段 stage: {stage}\n- 笔记本 notebook: {executed.name}\n- 单元格 cell: {cell}\n"
-            f"- 错误 error: {ename}: {evalue}\n\n## 出错单元格 failing cell\n\n```python\n{source}\n```\n"
+            nb_bytes = executed.read_bytes()
+            nb = nbformat.reads(nb_bytes.decode("utf-8"), as_version=4)
+            for i, c in enumerate(nb.cells):
+                errors = [o for o in c.get("outputs", []) if o.get("output_type") == "error"] if c.cell_type == "code" else []
+                if errors:
+                    cell = f"第 {i + 1} 个单元格 cell {i + 1}（id {c.get('id', '?')}，In [{c.get('execution_count') or ' '}]）"
+                    source = c.source
+                    trace = "\n".join(errors[0].get("traceback", []))
+                    break
+        except Exception:  # the report must be written whatever state the notebook is in
+            pass
+    if isinstance(exc, Terminated):
+        ename, evalue = "Terminated", exc.describe()
+    else:
+        ename = getattr(exc, "ename", type(exc).__name__)
+        evalue = getattr(exc, "evalue", str(exc))
+    if not trace and not isinstance(exc, Terminated):
+        import traceback
+
+        trace = str(getattr(exc, "traceback", "") or "") or "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    trace = re.sub(r"\x1b\[[0-9;]*m", "", trace)
+    name = executed.name if executed is not None else "—"
+    text = (f"# 运行失败 run failed\n\n- 阶段 stage: {stage}\n- 笔记本 notebook: {name}\n- 单元格 cell: {cell}\n"
+            f"- 错误 error: {ename}: {evalue}\n"
+            + (f"\n## 出错单元格 failing cell\n\n```python\n{source}\n```\n" if source else "")
             + (f"\n## 内核报告的错误经过 traceback\n\n```\n{trace.strip()}\n```\n" if trace.strip() else ""))
-    path = dest / "failure.md"
-    path.write_text(text, encoding="utf-8")
+    return text, nb_bytes
+
+
+def write_failure(dest: Path, text: str, executed_name: str | None = None, nb_bytes: bytes | None = None) -> Path | None:
+    """`<year>.failed/failure.md` (+ the executed notebook), small and atomic; None when even that cannot be written.
+
+    On a full disk the report is written after the staging folder is gone (that frees the space);
+    if it still cannot be written, no empty or half file is left: the caller prints the reason."""
+    try:
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True, exist_ok=True)
+        path = dest / "failure.md"
+        write_small_atomic(path, text)
+    except OSError:
+        shutil.rmtree(dest, ignore_errors=True)
+        return None
+    if nb_bytes is not None and executed_name:
+        try:
+            write_small_atomic(dest / executed_name, nb_bytes.decode("utf-8"))
+        except (OSError, UnicodeDecodeError):
+            pass  # failure.md says what happened; the notebook copy is a convenience
     return path
+
+
+def failure_report(stage: str, executed: Path, dest: Path, exc: BaseException) -> Path | None:
+    """Which notebook, which cell, the error: kept beside the bundle for the analyst."""
+    text, nb_bytes = describe_failure(stage, executed if executed.is_file() else None, exc)
+    return write_failure(dest, text, executed.name, nb_bytes)
 
 
 # ---- manifest -----------------------------------------------------------------------------
@@ -368,6 +498,9 @@ def write_manifest(staging: Path, p: RunParams, fw: frameworks.Framework, starte
         "finished": dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
         "stage_seconds": {k: round(v, 2) for k, v in timings.items()},
     }
+    comparison = _comparison_status(staging)
+    if comparison is not None:  # whether last year's bundle was compared with, and why not
+        manifest["comparison"] = {k: comparison.get(k) for k in ("used", "previous", "reason")}
     path = staging / "manifest.json"
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
     return path
@@ -376,64 +509,153 @@ def write_manifest(staging: Path, p: RunParams, fw: frameworks.Framework, starte
 # ---- the run ------------------------------------------------------------------------------
 
 def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[str], None] | None = None, publish_bundle: bool = True) -> RunResult:
-    """Run the stages through papermill and publish the bundle; InputError → exit 2, StageFailed → exit 1."""
+    """Run the stages through papermill and publish the bundle.
+
+    InputError → exit 2; StageFailed, RunFailed (a folder that cannot be written, a full disk, a
+    signal: `Terminated` arrives as RunFailed), RunLocked → exit 1. Whatever stops the run, the
+    staging folder is removed, the stage kernel stopped, the lock released and the published
+    bundle left as it was; a failure other than bad input leaves `<slot>.failed/failure.md`."""
     say = progress or (lambda msg: None)
     started = dt.datetime.now(dt.timezone.utc).astimezone()
     fw = frameworks.load(params.framework)
     wanted = [s for s in STAGES if stages is None or s[0] in stages]
     paths = _paths(params)
     with county_year_lock(params):
-        recover(params)
         staging = paths["county"] / f".{params.slot}.staging-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        p = RunParams(**{**params.to_dict(), "bundle_dir": str(staging)})
-        # the notebooks work inside the bundle being built, with paths relative to it: an executed notebook
-        # must not record where the output root or the staging folder happened to be (same inputs, same bytes)
-        nb_params = RunParams(**{**params.to_dict(), "raw_dir": str(Path(params.raw_dir).resolve()), "bundle_dir": ".",
-                                 "out_dir": os.path.relpath(params.out_dir, staging)})
-        timings: dict[str, float] = {}
-        sockets = kernel_socket_dir()
+        where = {"stage": "prepare", "executed": None}
+        sockets: Path | None = None
         try:
+            recover(params)
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            p = RunParams(**{**params.to_dict(), "bundle_dir": str(staging)})
+            # the notebooks work inside the bundle being built, with paths relative to it: an executed notebook
+            # must not record where the output root or the staging folder happened to be (same inputs, same bytes)
+            nb_params = RunParams(**{**params.to_dict(), "raw_dir": str(Path(params.raw_dir).resolve()), "bundle_dir": ".",
+                                     "out_dir": os.path.relpath(params.out_dir, staging)})
+            timings: dict[str, float] = {}
+            sockets = kernel_socket_dir()
             nb_out = staging / "notebooks"
             nb_out.mkdir()
             for i, (stage, nb_name, label) in enumerate(wanted, 1):
                 say(f"[{i}/{len(wanted)}] {label} {stage} …")
                 t0 = time.perf_counter()
                 executed = nb_out / nb_name
+                where.update(stage=stage, executed=executed)
                 try:
                     execute_stage(notebooks_dir() / nb_name, executed, nb_params, cwd=staging, socket_dir=sockets)
                 except Exception as exc:  # papermill wraps what the kernel raised
                     problems = read_problems(staging)
                     if problems:
                         raise InputError(problems) from None
-                    report = failure_report(stage, executed, paths["failed"], exc)
-                    error = f"{getattr(exc, 'ename', type(exc).__name__)}: {getattr(exc, 'evalue', exc)}"
-                    raise StageFailed(stage, report, f"阶段 {stage}（{nb_name}）失败：{error}；详见 {report}"
-                                                     f"（stage {stage} failed in {nb_name}: {error}; see {report}）") from None
+                    raise _StageError(stage, nb_name, exc) from None
                 scrub(executed)
                 timings[stage] = time.perf_counter() - t0
                 say(f"      {timings[stage]:.1f} s")
+            where.update(stage="html", executed=None)
             for nb in sorted(nb_out.glob("*.ipynb")):
                 to_html(nb)
-            warnings_found = _warnings(staging)
+            warnings_found, notes = _warnings(staging)
+            comparison = _comparison_status(staging)
             if not publish_bundle:
                 shutil.rmtree(staging)
-                return RunResult(bundle=staging, notification=None, timings=timings, warnings=warnings_found)
+                return RunResult(bundle=staging, notification=None, timings=timings, warnings=warnings_found, notes=notes, comparison=comparison)
+            where.update(stage="publish")
+            fault_point("publish")
             write_manifest(staging, p, fw, started, timings)
             final = publish(staging, params)
             shutil.rmtree(paths["failed"], ignore_errors=True)
-        except BaseException:
+        except InputError:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        except _StageError as err:
+            report = _fail(paths, staging, err.stage, where["executed"], err.cause)
+            error = _one_line(f"{getattr(err.cause, 'ename', type(err.cause).__name__)}: {getattr(err.cause, 'evalue', err.cause)}")
+            if "[Errno 28]" in error or "No space left" in error:
+                error = "磁盘空间已满 disk full: " + error
+            raise StageFailed(err.stage, report, f"阶段 {err.stage}（{err.nb_name}）失败：{error}；{_see(report)}"
+                                                 f"（stage {err.stage} failed in {err.nb_name}: {error}; {_see_en(report)}）") from None
+        except Terminated as exc:
+            hold()  # a second signal must not cut the cleanup short
+            stop_kernels()
+            report = _fail(paths, staging, where["stage"], where["executed"], exc)
+            raise RunFailed(f"收到 {exc.name}，运行在阶段 {where['stage']} 中止，未发布运行包，原运行包未改动；{_see(report)}"
+                            f"（terminated by {exc.name} in stage {where['stage']}: nothing published, the previous bundle is untouched; "
+                            f"{_see_en(report)}）", report, where["stage"]) from None
+        except OSError as exc:
+            report = _fail(paths, staging, where["stage"], where["executed"], exc)
+            raise RunFailed(f"阶段 {where['stage']} 写入失败：{os_reason(exc)}，未发布运行包，原运行包未改动；{_see(report)}"
+                            f"（stage {where['stage']} could not write: {os_reason_en(exc)}; nothing published, the previous bundle "
+                            f"is untouched; {_see_en(report)}）", report, where["stage"]) from None
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            _undo_half_publish(paths)
+            raise
         finally:
-            shutil.rmtree(sockets, ignore_errors=True)
-    notes = sorted((final / "reports").glob("*通报*.docx")) if (final / "reports").is_dir() else []
-    return RunResult(bundle=final, notification=notes[0] if notes else None, timings=timings, warnings=warnings_found)
+            stop_kernels()
+            if sockets is not None:
+                shutil.rmtree(sockets, ignore_errors=True)
+    docs = sorted((final / "reports").glob("*通报*.docx")) if (final / "reports").is_dir() else []
+    return RunResult(bundle=final, notification=docs[0] if docs else None, timings=timings, warnings=warnings_found,
+                     notes=notes, comparison=comparison)
 
 
-def _warnings(bundle: Path) -> list[Problem]:
-    """The run's warnings: the one list the summary, the JSON results and the notebooks count."""
+class _StageError(Exception):
+    """A stage notebook raised something other than an input error (inside run(): becomes StageFailed)."""
+
+    def __init__(self, stage: str, nb_name: str, cause: BaseException):
+        super().__init__(str(cause))
+        self.stage, self.nb_name, self.cause = stage, nb_name, cause
+
+
+def _fail(paths: dict[str, Path], staging: Path, stage: str, executed: Path | None, exc: BaseException) -> Path | None:
+    """Keep the story, drop the staging folder (freeing the space a full disk needs), then write failure.md."""
+    text, nb_bytes = describe_failure(stage, executed if executed is not None and executed.is_file() else None, exc)
+    shutil.rmtree(staging, ignore_errors=True)
+    _undo_half_publish(paths)
+    return write_failure(paths["failed"], text, executed.name if executed is not None else None, nb_bytes)
+
+
+def _undo_half_publish(paths: dict[str, Path]) -> None:
+    """Stopped between the two renames of publish: put the previous bundle back at once (as recover() would)."""
+    try:
+        if paths["previous"].exists() and not paths["final"].exists():
+            os.replace(paths["previous"], paths["final"])
+    except OSError:
+        pass  # the next run's recover() does it
+
+
+def _see(report: Path | None) -> str:
+    return f"详见 {report}" if report else "失败报告也无法写入（多为磁盘已满）"
+
+
+def _see_en(report: Path | None) -> str:
+    return f"see {report}" if report else "the failure report could not be written either (most likely a full disk)"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _comparison_status(bundle: Path) -> dict | None:
+    """reports/comparison.json as the report stage wrote it (None when the report stage did not run)."""
+    path = bundle / "reports" / "comparison.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _warnings(bundle: Path) -> tuple[list[Problem], list[Problem]]:
+    """(warnings, notes): the one list of warnings that validation/summary.md, validation/results.json
+    and the notebooks count (`validation.bundle_warnings`), and any reading note that list does not hold."""
     from .validation import bundle_warnings
 
-    return bundle_warnings(bundle)
+    found = bundle_warnings(bundle)
+    notes = []
+    path = bundle / "evidence" / "reading_notes.json"
+    if path.is_file():
+        notes = [Problem(**d) for d in json.loads(path.read_text(encoding="utf-8"))]
+    seen = {w.render() for w in found}
+    return found, [n for n in notes if n.render() not in seen and n.severity != "error"]

@@ -15,8 +15,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pandas as pd
 
+from . import csvio
 from . import evidence as evidence_mod
 from . import frameworks
 from .problems import InputError, Problem
@@ -39,6 +41,15 @@ class RunParams:
     period: str | None = None
     bundle_dir: str | None = None  # where this run writes; the pipeline points it at a staging folder
     no_events: bool = False  # a year without events, declared (--no-events): the events table must be empty, the 通报 says so
+
+    def __post_init__(self) -> None:
+        # the one spelling (params.canonical) also for a notebook run by hand: ' Demo ' and 'demo',
+        # '２０２３q3' and '2023Q3' are one county-period and one folder
+        from .params import canonical_county, canonical_period
+
+        object.__setattr__(self, "county", canonical_county(self.county))
+        if self.period is not None:
+            object.__setattr__(self, "period", canonical_period(self.period))
 
     @property
     def bundle(self) -> Path:
@@ -86,8 +97,10 @@ def fault_point(stage: str) -> None:
     """A failpoint for the fault tests, at the end of each stage once its outputs are written.
 
     `$ASSESSMENT_FAULT` = "<stage>:sleep[:seconds]" holds the stage there (so a test can kill the run
-    inside it) or "<stage>:raise" makes it fail (so a test can read the failure report). Unset — as in
-    every real run — it does nothing.
+    inside it), "<stage>:raise" makes it fail (so a test can read the failure report) and
+    "<stage>:enospc" raises the OSError a full disk gives. Besides the four stages, the run itself
+    has the points "html" (writing the notebooks' HTML) and "publish" (writing the manifest).
+    Unset — as in every real run — it does nothing.
     """
     spec = os.environ.get(FAULT_ENV, "")
     if not spec:
@@ -100,6 +113,10 @@ def fault_point(stage: str) -> None:
         time.sleep(float(arg or 3600))
     elif action == "raise":
         raise RuntimeError(f"injected fault in stage {stage} ({FAULT_ENV}={spec})")
+    elif action == "enospc":
+        import errno
+
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"injected at {stage} ({FAULT_ENV}={spec})")
 
 
 # ---- ingest -------------------------------------------------------------------------------
@@ -198,7 +215,7 @@ def score(p: RunParams) -> Results:
     res, annex = compute(fw, ev, _period(fw, p), load_adjustments(p))
     write_scores(res, p.bundle / "scores")
     if len(annex):
-        annex.to_csv(p.bundle / "scores" / "appeals.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+        csvio.write_csv(annex, p.bundle / "scores" / "appeals.csv")
     fault_point("score")
     return res
 
@@ -209,7 +226,7 @@ def write_scores(res: Results, folder: Path) -> dict[str, Path]:
     out = {}
     for name in ("unit_scores", "indicator_scores", "line_items"):
         path = folder / f"{name}.csv"
-        getattr(res, name).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+        csvio.write_csv(getattr(res, name), path)
         out[name] = path
     from .documents import office, workbook
 
@@ -224,7 +241,7 @@ def load_results(p: RunParams) -> Results:
     folder = p.bundle / "scores"
     tables = {}
     for name in ("unit_scores", "indicator_scores", "line_items"):
-        df = pd.read_csv(folder / f"{name}.csv", dtype={k: str for k in ID_COLUMNS}, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+        df = csvio.read_csv(folder / f"{name}.csv", dtype={k: str for k in ID_COLUMNS})
         for c in df.columns:
             if c in ID_COLUMNS:
                 df[c] = df[c].astype(object).where(df[c].notna(), "")
@@ -235,37 +252,136 @@ def load_results(p: RunParams) -> Results:
 
 # ---- report -------------------------------------------------------------------------------
 
+PREVIOUS_COLUMNS = ["unit_id", "unit_name", "unit_group", "total", "grade", "rank", "vetoed"]
+COMPARISON_FILE = "comparison.json"  # in reports/: whether last year's bundle was used, and why not
+
+
+class PreviousUnusable(Exception):
+    """Last year's bundle is there but cannot be trusted for the comparison (the reason, Chinese and English)."""
+
+
 def previous_scores(p: RunParams) -> pd.DataFrame | None:
-    """Last year's (or last quarter's) published unit scores for the same county, where they exist."""
-    prev = Path(p.out_dir) / p.county / p.previous_slot / "scores" / "unit_scores.csv"
-    if not prev.is_file():
+    """Last year's (or last quarter's) published unit scores for the same county, where they exist.
+
+    None when there is no previous bundle (a first year). A previous bundle that is there but
+    broken — its unit_scores.csv missing, empty, a folder, not UTF-8, without the columns, with
+    totals that are not numbers, with a unit twice, or not the file its manifest recorded — raises
+    :class:`PreviousUnusable`: this year's run goes on without the comparison and says so.
+    """
+    slot = Path(p.out_dir) / p.county / p.previous_slot
+    rel = f"{p.county}/{p.previous_slot}/scores/unit_scores.csv"
+    if not slot.exists():
         return None
-    return pd.read_csv(prev, dtype={"unit_id": str, "unit_name": str, "unit_group": str, "grade": str, "veto_reasons": str},
-                       keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    prev = slot / "scores" / "unit_scores.csv"
+
+    def unusable(zh: str, en: str) -> PreviousUnusable:
+        return PreviousUnusable(f"{p.previous_slot} 年度的 {rel} {zh}（{rel} of {p.previous_slot}: {en}）")
+
+    if not prev.exists():
+        raise unusable("不存在", "missing")
+    if not prev.is_file():
+        raise unusable("不是文件", "not a file")
+    _check_previous_manifest(slot, prev, unusable)
+    try:
+        df = csvio.read_csv(prev, dtype={"unit_id": str, "unit_name": str, "unit_group": str, "grade": str, "veto_reasons": str})
+    except UnicodeDecodeError:
+        raise unusable("不是 UTF-8 编码", "not UTF-8 text") from None
+    except pd.errors.EmptyDataError:
+        raise unusable("是空文件", "empty file") from None
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        raise unusable(f"无法读取：{_one_line(exc)}", f"cannot be read: {_one_line(exc)}") from None
+    missing = [c for c in PREVIOUS_COLUMNS if c not in df.columns]
+    if missing:
+        raise unusable(f"缺少列 {'、'.join(missing)}", f"missing columns {', '.join(missing)}")
+    if df.empty:
+        raise unusable("没有任何单位", "no units")
+    if df["unit_id"].isna().any() or df["unit_id"].duplicated().any():
+        raise unusable("单位编码为空或重复", "unit ids empty or repeated")
+    vetoed = df["vetoed"].astype(str).str.strip().str.lower()
+    if not vetoed.isin(["true", "false"]).all():
+        raise unusable("vetoed 列应为 True/False", "vetoed must be True/False")
+    df["vetoed"] = vetoed.eq("true")
+    for col in ("total", "rank"):
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() & df[col].notna() | ~np.isfinite(values.fillna(0))
+        if bad.any():
+            raise unusable(f"{col} 列有非数值（如 “{str(df.loc[bad, col].iloc[0])[:20]}”）",
+                           f"{col} has values that are not numbers (e.g. {str(df.loc[bad, col].iloc[0])[:20]!r})")
+        df[col] = values
+    if (df["total"].isna() & ~df["vetoed"]).any():
+        raise unusable("有未否决单位没有总分", "a unit not vetoed has no total")
+    return df
+
+
+def _check_previous_manifest(slot: Path, prev: Path, unusable) -> None:
+    """Where the previous bundle has a manifest, it must be readable and record this very unit_scores.csv."""
+    manifest = slot / "manifest.json"
+    if not manifest.exists():
+        return  # a bundle from before manifests, or laid down by hand: the table is checked on its own
+    try:
+        m = json.loads(manifest.read_text(encoding="utf-8"))
+        recorded = m["outputs"]["scores/unit_scores.csv"] if isinstance(m, dict) and isinstance(m.get("outputs"), dict) else None
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        raise unusable("所在运行包的 manifest.json 无法读取", "its bundle's manifest.json cannot be read") from None
+    if recorded is None:
+        raise unusable("未记录在所在运行包的 manifest.json 中", "is not recorded in its bundle's manifest.json")
+    if evidence_mod.sha256_file(prev) != recorded:
+        raise unusable("与所在运行包 manifest.json 记录的哈希不符（已被改动）", "differs from the hash its manifest recorded (changed)")
+
+
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def comparison_with_previous(p: RunParams, unit_scores: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | None, dict]:
+    """Last year's scores, the comparison table and its status ({used, previous, reason}); never raises for a broken previous bundle."""
+    from .compare import compare_years
+
+    status = {"used": False, "previous": p.previous_slot, "reason": None}
+    try:
+        previous = previous_scores(p)
+        if previous is None:
+            status["reason"] = f"没有 {p.previous_slot} 的运行包（no bundle for {p.previous_slot}）"
+            return None, None, status
+        comparison = compare_years(unit_scores, previous)
+    except PreviousUnusable as exc:
+        status["reason"], status["warning"] = str(exc), True
+        return None, None, status
+    except Exception as exc:  # defence in depth: a comparison is never worth this year's result
+        status["reason"], status["warning"] = (f"{p.previous_slot} 年度结果无法比较：{_one_line(exc)}"
+                                               f"（cannot compare with {p.previous_slot}: {type(exc).__name__}）"), True
+        return None, None, status
+    status["used"] = True
+    return previous, comparison, status
 
 
 def report(p: RunParams) -> dict[str, Path]:
     """The notification, its attachment, the per-unit notices and the charts."""
     from . import documents
 
-    from .compare import compare_years
-
     res = load_results(p)
     ev = load_evidence(p)
-    previous = previous_scores(p)
-    comparison = compare_years(res.unit_scores, previous) if previous is not None else None
+    previous, comparison, status = comparison_with_previous(p, res.unit_scores)
+    note = None
+    if status.get("warning"):
+        note = f"因{p.previous_slot}年度考评结果无法使用，本通报未与{p.previous_slot}年度对比。"
     appeals_path = p.bundle / "scores" / "appeals.csv"
-    appeals = pd.read_csv(appeals_path, dtype=str, keep_default_na=False, encoding="utf-8-sig") if appeals_path.is_file() else None
+    appeals = csvio.read_csv(appeals_path, dtype=str, na_values=None) if appeals_path.is_file() else None
     if appeals is not None:
         for c in ("total_before", "total_after"):
             appeals[c] = pd.to_numeric(appeals[c], errors="coerce")
+    reports = p.bundle / "reports"
     files = documents.write_reports(res.framework, res.unit_scores, res.indicator_scores, res.line_items, ev.events,
-                                    p.bundle / "reports", previous=previous, period=res.period.label, facts=ev.facts,
-                                    comparison=comparison, appeals=appeals, no_events=bool(p.no_events))
+                                    reports, previous=previous, period=res.period.label, facts=ev.facts,
+                                    comparison=comparison, appeals=appeals, comparison_note=note, no_events=bool(p.no_events))
     if comparison is not None:  # years side by side, also as a table for the analyst
-        path = p.bundle / "reports" / f"与{p.previous_slot}对比.csv"
-        comparison.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")
+        path = reports / f"与{p.previous_slot}对比.csv"
+        csvio.write_csv(comparison, path)
         files["comparison"] = path
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / COMPARISON_FILE).write_text(json.dumps(status, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    files["comparison_status"] = reports / COMPARISON_FILE
     fault_point("report")
     return files
 

@@ -21,7 +21,7 @@ from .notification import build_notification, notification_title
 from .office import OfficeError, fixed_time, load_office, office_for
 from .quarterly import build_quarterly
 from .reproducible import write_package
-from .workbook import components_sheet, write_workbook
+from .workbook import components_sheet, printable, write_workbook
 
 __all__ = ["write_reports", "load_office", "office_for", "build_notification", "build_quarterly", "notification_title",
            "OfficeError"]
@@ -39,6 +39,9 @@ def _check(name: str, df: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"{name} 缺少列 / is missing columns: {', '.join(missing)}")
     out = df.copy()
     out["unit_id"] = out["unit_id"].astype(str)
+    for col in ("unit_id", "unit_name", "unit_group", "veto_reasons", "explanation", "evidence_ids", "name"):
+        if col in out.columns and out[col].dtype == object:
+            out[col] = out[col].map(lambda v: printable(v) if isinstance(v, str) else v)
     return out
 
 
@@ -58,7 +61,7 @@ def write_reports(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataF
                   previous: pd.DataFrame | None = None, period: str | None = None, *,
                   facts: pd.DataFrame | None = None, comparison: pd.DataFrame | None = None,
                   appeals: pd.DataFrame | None = None, components: list[dict] | None = None,
-                  no_events: bool = False) -> dict[str, Path]:
+                  no_events: bool = False, comparison_note: str | None = None) -> dict[str, Path]:
     """Write the notification, workbook, notices and charts into `out_dir`; returns name → path.
 
     Names: "notification", "workbook", "chart_grades", "chart_groups", "notice:<unit_id>".
@@ -68,7 +71,8 @@ def write_reports(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataF
     Optional annexes (None: not shown), each an attachment page and a workbook sheet:
     `comparison` (years side by side), `appeals` (复核), `components` (a combined result: one
     column of `unit_scores` per component id, shown beside the combined total).
-    `no_events`: the run declared a year without events; the notification says so."""
+    `no_events`: the run declared a year without events; the notification says so. `comparison_note`:
+    one sentence in the overview saying why last year is not compared (its bundle was unusable)."""
     out_dir = Path(out_dir)
     office = office_for(fw, office)
     if period is not None and re.fullmatch(r"\d{4}", str(period).strip()):
@@ -101,11 +105,12 @@ def write_reports(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataF
     sheets: list = []
     if getattr(fw, "period", "year") == "quarter":
         doc = build_quarterly(fw, units, indicators, lines, office, period, facts, list(pngs.values()),
-                              comparison=comparison, appeals=appeals, no_events=no_events)
+                              comparison=comparison, appeals=appeals, no_events=no_events, comparison_note=comparison_note)
         sheets.append(quarterly.task_sheet(quarterly.task_states(fw, units, indicators, lines, facts, office, period)))
     else:
         doc = build_notification(fw, units, indicators, lines, office, previous, period, list(pngs.values()),
-                                 comparison=comparison, appeals=appeals, components=components, no_events=no_events)
+                                 comparison=comparison, appeals=appeals, components=components,
+                                 no_events=no_events, comparison_note=comparison_note)
     if components:
         sheets.append(components_sheet(fw, units, components))
     if comparison is not None:

@@ -616,9 +616,15 @@ def imprint_xml(font: str, cc: str | None, cc_label: str, printer: str, printed:
     )
 
 
+def _core_text(text: str, limit: int = 255) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def set_core(doc: DocumentObject, title: str, author: str, when: datetime) -> None:
     """Fixed core properties so the same scores give the same bytes."""
     cp = doc.core_properties
+    title, author = _core_text(title), _core_text(author)  # python-docx refuses more than 255 characters
     cp.title, cp.author, cp.last_modified_by = title, author, author
     cp.created = cp.modified = when
     cp.revision = 1

@@ -6,6 +6,7 @@ and settings are built once, so a notice costs one body and one save.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,12 +19,35 @@ from .docformat import TEXT_WIDTH_MM, Fonts, Writer, new_document, red_header, s
 from .office import context, fill, fixed_time, fmt
 from .reproducible import write_package
 
-_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f-\x9f]')
+# zero-width, bidi controls and other format characters: invisible, and a right-to-left override
+# would make a file list lie about the name
+_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
+NAME_CHARS = 80  # of the unit name in a file name
+ID_CHARS = 40
+FILE_BYTES = 200  # a file name stays well under the 255 bytes file systems allow, in UTF-8
+
+
+def safe_name_part(text: str, limit: int) -> str:
+    """A piece of a file name: no path separators, control or invisible characters, at most `limit` characters."""
+    text = _UNSAFE.sub("_", _INVISIBLE.sub("", str(text)))
+    return text[:limit]
 
 
 def notice_file_name(unit_id: str, unit_name: str) -> str:
-    """<unit_id>-<unit_name>.docx, with characters Windows refuses in names replaced."""
-    return _UNSAFE.sub("_", f"{unit_id}-{unit_name}").strip(" .") + ".docx"
+    """<unit_id>-<unit_name>.docx: characters Windows refuses replaced, invisible ones dropped, bounded.
+
+    The id keeps two notices apart (ids are unique); a name cut short, or an id cut short, gets a
+    short hash of the whole "<id>-<name>" so that two long names never share one file."""
+    full = f"{unit_id}-{unit_name}"
+    uid, name = safe_name_part(unit_id, ID_CHARS), safe_name_part(unit_name, NAME_CHARS)
+    stem = f"{uid}-{name}"
+    while len(stem.encode("utf-8")) > FILE_BYTES:
+        name = name[:-1]
+        stem = f"{uid}-{name}"
+    if uid != str(unit_id) or name != safe_name_part(unit_name, len(str(unit_name)) + 1):
+        stem += "-" + hashlib.sha256(full.encode("utf-8")).hexdigest()[:8]
+    return stem.strip(" .") + ".docx"
 
 
 def units_with_notices(unit_scores: pd.DataFrame, line_items: pd.DataFrame) -> pd.DataFrame:

@@ -49,14 +49,16 @@ def build_notification(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.
                        line_items: pd.DataFrame, office: dict, previous: pd.DataFrame | None = None,
                        period: str | None = None, charts: list[bytes] | None = None, *,
                        comparison: pd.DataFrame | None = None, appeals: pd.DataFrame | None = None,
-                       components: list[dict] | None = None, no_events: bool = False) -> DocumentObject:
+                       components: list[dict] | None = None, no_events: bool = False,
+                       comparison_note: str | None = None) -> DocumentObject:
     """The whole notification as a python-docx Document (not yet saved).
 
     `no_events`: the run declared a year without events (`--no-events`); the body says so.
 
     `charts` (PNG bytes) become an attachment when the office sets attachment.include_charts;
     `comparison` and `appeals` add their annexes; `components` make it a combined result whose
-    score table shows each component's total beside the combined one."""
+    score table shows each component's total beside the combined one. `comparison_note` (one
+    sentence) says why last year is not compared, when its bundle could not be used."""
     fonts = Fonts.from_office(office)
     doc = new_document(fonts, office.get("mark_size_pt", 36), office.get("mark_color", "FF0000"))
     w = Writer(doc, fonts)
@@ -87,6 +89,7 @@ def build_notification(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.
     w.heading(f"一、{heads['overview']}", 1)
     more = extra.comparison_sentence(fw, comparison, office, ctx, annex_ref(annexes, "comparison", label)) \
         if comparison is not None and len(comparison) else ""
+    more += comparison_note or ""
     _overview(w, fw, unit_scores, previous, office, ctx, more)
     w.heading(f"二、{heads['results']}", 1)
     n_sub = _results(w, fw, unit_scores, office, ctx)

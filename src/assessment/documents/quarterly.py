@@ -295,8 +295,8 @@ def band_text(cfg: dict, ctx: dict) -> str:
 def build_quarterly(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataFrame, line_items: pd.DataFrame,
                     office: dict, period: str | None, facts: pd.DataFrame | None = None, charts: list[bytes] | None = None,
                     *, comparison: pd.DataFrame | None = None, appeals: pd.DataFrame | None = None,
-                    no_events: bool = False) -> DocumentObject:
-    """The 季度通报 as a python-docx Document (not yet saved)."""
+                    no_events: bool = False, comparison_note: str | None = None) -> DocumentObject:
+    """The 季度通报 as a python-docx Document (not yet saved); `comparison_note` says why there is no comparison."""
     cfg = office["quarterly"]
     fonts = Fonts.from_office(office)
     doc = new_document(fonts, office.get("mark_size_pt", 36), office.get("mark_color", "FF0000"))
@@ -345,7 +345,7 @@ def build_quarterly(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.Dat
                 tasks_annex=annex_ref(annexes, "tasks", label), units_annex=annex_ref(annexes, "units", label))
     if comparison is not None and len(comparison):
         text += extra.comparison_sentence(fw, comparison, office, ctx, annex_ref(annexes, "comparison", label))
-    w.para(text)
+    w.para(text + (comparison_note or ""))
 
     # 二、各项任务推进情况, by part
     w.heading(f"二、{heads['tasks']}", 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -41,6 +42,19 @@ DETAIL_COLUMNS = [
 ]
 
 
+# characters XML 1.0 (so .docx and .xlsx) cannot hold, and invisible ones (zero-width, bidi controls)
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff"
+                          "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+
+
+def printable(text: str) -> str:
+    """Text as a document can show it: no control, invisible or XML-illegal characters.
+
+    The evidence reader refuses or reports such characters; this is the writers' own guard, so a
+    name that slipped through never crashes the report stage nor reorders what a reader sees."""
+    return _UNPRINTABLE.sub("", text)
+
+
 def _put(ws, row: int, col: int, value: Any, kind: str) -> None:
     """One cell; text that starts with = + - @ stays text (never a formula) and is quote-prefixed."""
     cell = ws.cell(row=row, column=col)
@@ -55,7 +69,7 @@ def _put(ws, row: int, col: int, value: Any, kind: str) -> None:
         cell.value = float(value)
         cell.number_format = PERCENT_FORMAT
     else:
-        text = str(value)
+        text = printable(str(value))
         cell.value = text
         cell.data_type = "s"  # openpyxl turns "=…" into a formula otherwise
         cell.number_format = TEXT_FORMAT
@@ -63,9 +77,24 @@ def _put(ws, row: int, col: int, value: Any, kind: str) -> None:
             cell.quotePrefix = True
 
 
+_SHEET_UNSAFE = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
+
+
+def sheet_title(title: str, taken: Sequence[str] = ()) -> str:
+    """A title Excel accepts: at most 31 characters, none of []:*?/\\, not empty, not starting or ending with ', unique."""
+    text = _SHEET_UNSAFE.sub("_", str(title)).strip("'") or "Sheet"
+    text = text[:31]
+    n = 1
+    base = text
+    while text.lower() in {t.lower() for t in taken}:
+        n += 1
+        text = f"{base[:31 - len(str(n)) - 1]}~{n}"
+    return text
+
+
 def _sheet(wb: Workbook, title: str, columns: Sequence[tuple[str, float, str]], rows: Iterable[Sequence[Any]],
            header_rows: int = 1, freeze_col: int = 3) -> None:
-    ws = wb.create_sheet(title)
+    ws = wb.create_sheet(sheet_title(title, wb.sheetnames))
     for c, (name, width, _) in enumerate(columns, start=1):
         cell = ws.cell(row=1, column=c, value=name)
         cell.font, cell.fill, cell.alignment, cell.border = HEADER_FONT, HEADER_FILL, WRAP, HEADER_BORDER
