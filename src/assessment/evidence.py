@@ -1102,10 +1102,32 @@ def read(raw_dir: Path, no_events: bool = False) -> Evidence:
         problems += [x for x in p if (x.file, x.row, _canon_of(x.column)) not in refused]
     errors = errors_of(problems)
     if errors:
-        raise EvidenceError(errors)
+        exc = EvidenceError(errors)
+        exc.partial = _partial(typed, errors)  # lets the caller add the contract checks of the same round
+        raise exc
     files = {p.name: sha256_file(p) for p in sorted(hashed)}
     return Evidence(units=typed["units"], events=typed["events"], facts=typed["facts"], files=files,
                     notes=[p for p in problems if p.severity != "error"])
+
+
+def _partial(typed: dict[str, pd.DataFrame], errors: list[Problem]) -> "Evidence | None":
+    """The rows that did read cleanly, so that validation can report its own problems (unknown units,
+    indicators, dates outside the period, …) in the same round as the reading problems (issue 11).
+
+    Events and facts rows with a reading error are left out (their cells are not what was delivered);
+    every unit row is kept, so that events are not also reported against a unit that is there. None
+    when a table could not be read at all."""
+    if not all(t in typed for t in ("units", "events", "facts")):
+        return None
+    bad = {(p.file, p.sheet, p.row) for p in errors if p.row is not None}
+
+    def clean(df: pd.DataFrame) -> pd.DataFrame:
+        if not bad or df.empty:
+            return df
+        keys = list(zip(df["_file"], df["_sheet"].where(df["_sheet"].notna(), None), df["_row"]))
+        return df[[k not in bad for k in keys]]  # one look-up per row of a file that already failed
+
+    return Evidence(units=typed["units"], events=clean(typed["events"]), facts=clean(typed["facts"]), files={}, notes=[])
 
 
 def errors_of(problems: list[Problem]) -> list[Problem]:

@@ -127,7 +127,10 @@ def ingest(p: RunParams) -> evidence_mod.Evidence:
     from . import appeals
 
     with recording_problems(bundle):
-        ev = evidence_mod.read(Path(p.raw_dir), no_events=bool(p.no_events))
+        try:
+            ev = evidence_mod.read(Path(p.raw_dir), no_events=bool(p.no_events))
+        except evidence_mod.EvidenceError as exc:
+            raise evidence_mod.EvidenceError(exc.problems + same_round_checks(p, getattr(exc, "partial", None), exc.problems)) from None
         adjustments = appeals.read(Path(p.raw_dir))
     folder = bundle / "evidence"
     evidence_mod.write_parquet(ev, folder)
@@ -138,6 +141,25 @@ def ingest(p: RunParams) -> evidence_mod.Evidence:
     (folder / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False, indent=1), encoding="utf-8")
     fault_point("ingest")
     return ev
+
+
+def same_round_checks(p: RunParams, partial: evidence_mod.Evidence | None, found: list[Problem]) -> list[Problem]:
+    """Validation's errors on the rows that did read, when reading already failed: one round of
+    messages for an office, not a second run to discover unknown units or dates outside the period.
+
+    A problem at a place reading already named is not repeated. Anything going wrong here leaves the
+    reading problems as they are (they alone already stop the run)."""
+    if partial is None:
+        return []
+    try:
+        from . import validation
+
+        fw = frameworks.load(p.framework)
+        report = validation.validate(fw, partial, _period(fw, p))
+    except Exception:  # noqa: BLE001 - an extra round of checks must never hide the reading problems
+        return []
+    named = {(x.file, x.sheet, x.row, x.column) for x in found}
+    return [x for x in report.errors if (x.file, x.sheet, x.row, x.column) not in named]
 
 
 def load_evidence(p: RunParams) -> evidence_mod.Evidence:
