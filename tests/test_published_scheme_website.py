@@ -75,6 +75,14 @@ def test_website_scheme_scores_by_hand(tmp_path):
     assert "ZQ-006" in q2["evidence_ids"].iloc[0]
     assert "ZQ-008" not in set(li["evidence_ids"].dropna())  # Q3's 4 columns: below min_count, no veto line
 
+    unused = _read(bundle, "unused_evidence.csv").set_index("evidence_id")
+    assert "单项否决" in unused.loc["ZQ-007", "reason"]          # Q2 vetoed: its A1 finding is not scored
+    assert "未达到单项否决的数量" in unused.loc["ZQ-008", "reason"]  # Q3: 4 columns, below 5
+    assert "单项否决" in unused.loc["ZQ-022", "reason"]          # N2 vetoed
+    cited = set(";".join(li["evidence_ids"].dropna()).split(";")) - {""}
+    events = pd.read_csv(FIX / "raw" / "2019" / "events.csv", dtype=str)["事件编号"]
+    assert cited | set(unused.index) == set(events) and not cited & set(unused.index)
+
     doc = Document(next((bundle / "reports").glob("通报*.docx")))
     text = "\n".join([p.text for p in doc.paragraphs] + ["|".join(c.text for c in r.cells) for t in doc.tables for r in t.rows])
     assert "鼎湖区人民政府（单项否决，按方案记59分）" in text

@@ -243,13 +243,16 @@ def score(p: RunParams) -> Results:
 
 
 def write_scores(res: Results, folder: Path) -> dict[str, Path]:
-    """unit_scores.csv, indicator_scores.csv, line_items.csv (UTF-8 with BOM, for Excel) + scores.xlsx."""
+    """unit_scores.csv, indicator_scores.csv, line_items.csv, unused_evidence.csv (UTF-8 with BOM, for Excel) + scores.xlsx."""
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
     for name in ("unit_scores", "indicator_scores", "line_items"):
         path = folder / f"{name}.csv"
         csvio.write_csv(getattr(res, name), path)
         out[name] = path
+    # evidence rows no line item cites, each with its reason (outside a rule's sources, vetoed unit, …)
+    out["unused_evidence"] = folder / "unused_evidence.csv"
+    csvio.write_csv(res.unused_evidence, out["unused_evidence"])
     from .documents import office, workbook
 
     when = office.fixed_time(res.framework, office.load_office())

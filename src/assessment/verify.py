@@ -160,7 +160,7 @@ def verify(bundle: str | Path) -> Verification:
         return v
     with tempfile.TemporaryDirectory() as tmp:
         stages.write_scores(recomputed, Path(tmp))
-        for name in ("unit_scores.csv", "indicator_scores.csv", "line_items.csv", "scores.xlsx"):
+        for name in ("unit_scores.csv", "indicator_scores.csv", "line_items.csv", "unused_evidence.csv", "scores.xlsx"):
             v.checked.append(f"recomputed {name}")
             published = bundle / "scores" / name
             if published.is_symlink() or not published.is_file():
