@@ -196,6 +196,18 @@ def test_an_events_table_with_only_its_header_is_refused_unless_declared(tmp_pat
     assert len(ev.events) == 0 and [n.rule for n in ev.notes] == ["no-events"]
 
 
+def test_a_framework_that_scores_no_events_needs_no_event_rows(tmp_path):
+    """sihong-digital-gov-2023 scores targets, deadlines and checklists only: its header-only events
+    table is no sign of missing evidence (the refusal is for frameworks that score events)."""
+    from assessment import stages
+
+    raw = copy_fixture(tmp_path)
+    header = (raw / "events.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    (raw / "events.csv").write_text(header + "\n", encoding="utf-8")
+    assert len(evidence.read(raw, events_required=False).events) == 0
+    assert stages.scores_events("sihong-new-media-2023") and not stages.scores_events("sihong-digital-gov-2023")
+
+
 def test_declaring_no_events_with_events_is_a_contradiction(tmp_path):
     [p] = refused(copy_fixture(tmp_path), no_events=True)
     assert (p.rule, p.row) == ("no-events-contradiction", 2)

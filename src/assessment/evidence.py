@@ -751,15 +751,16 @@ def _close_header(table: str, need: str, headers: list[str]) -> str | None:
     return best if score >= 0.6 else None
 
 
-def _empty_table(df: pd.DataFrame, table: str, no_events: bool) -> list[Problem]:
+def _empty_table(df: pd.DataFrame, table: str, no_events: bool, events_required: bool = True) -> list[Problem]:
     """A units or events table with a header and no record is refused (every unit would get its base
-    score, unnoticed); a year without events is declared (`no_events`), and then must have none."""
+    score, unnoticed); a year without events is declared (`no_events`), and then must have none.
+    A framework that scores facts only (`events_required` False) needs no events."""
     where = {"file": str(df["_file"].iloc[0]) if len(df) else df.attrs.get("file", ""), "sheet": df.attrs.get("sheet")}
     row = df.attrs.get("header_row")
     if table == "units" and not len(df):
         return [Problem(**where, row=row, rule="table-empty", message_zh="单位表只有表头，没有任何单位：请填写参加考评的单位",
                         message_en="the units table has a header and no units; list the units assessed")]
-    if table == "events" and not len(df) and not no_events:
+    if table == "events" and not len(df) and not no_events and events_required:
         return [Problem(**where, row=row, rule="table-empty",
                         message_zh="事件表只有表头，没有任何事件记录：若本年度确实没有考评事件，请在运行时加 --no-events 明确声明",
                         message_en="the events table has a header and no events; if the year truly had none, declare it with --no-events")]
@@ -1058,11 +1059,12 @@ def type_facts(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
 TYPERS = {"units": type_units, "events": type_events, "facts": type_facts}
 
 
-def read(raw_dir: Path, no_events: bool = False) -> Evidence:
+def read(raw_dir: Path, no_events: bool = False, events_required: bool = True) -> Evidence:
     """Read and type one county-year's evidence; every problem of every table found at once, or none.
 
     `no_events` declares a year without events: the events table must then have a header and no row
-    (without it, an events table with no row is refused)."""
+    (without it, an events table with no row is refused, unless the framework scores no events:
+    `events_required` False, as for a framework of targets and deadlines only)."""
     raw_dir = Path(raw_dir)
     form, paths = locate(raw_dir)
     problems: list[Problem] = []
@@ -1089,7 +1091,7 @@ def read(raw_dir: Path, no_events: bool = False) -> Evidence:
         if df is None:
             continue
         df.attrs.update(file=grids[table].file, sheet=grids[table].sheet)
-        problems += _empty_table(df, table, no_events)
+        problems += _empty_table(df, table, no_events, events_required)
         if form == "csv":
             df, p = _csv_error_cells(df)
             problems += p

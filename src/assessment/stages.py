@@ -128,7 +128,7 @@ def ingest(p: RunParams) -> evidence_mod.Evidence:
 
     with recording_problems(bundle):
         try:
-            ev = evidence_mod.read(Path(p.raw_dir), no_events=bool(p.no_events))
+            ev = evidence_mod.read(Path(p.raw_dir), no_events=bool(p.no_events), events_required=scores_events(p.framework))
         except evidence_mod.EvidenceError as exc:
             raise evidence_mod.EvidenceError(exc.problems + same_round_checks(p, getattr(exc, "partial", None), exc.problems)) from None
         adjustments = appeals.read(Path(p.raw_dir))
@@ -141,6 +141,14 @@ def ingest(p: RunParams) -> evidence_mod.Evidence:
     (folder / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False, indent=1), encoding="utf-8")
     fault_point("ingest")
     return ev
+
+
+def scores_events(framework_id: str) -> bool:
+    """Does the framework score any event? (A framework of targets and deadlines needs no events table rows.)"""
+    from .rules import RULES
+
+    fw = frameworks.load(framework_id)
+    return any(RULES[leaf.rule.type].evidence == "events" for leaf in fw.leaves())
 
 
 def same_round_checks(p: RunParams, partial: evidence_mod.Evidence | None, found: list[Problem]) -> list[Problem]:
