@@ -266,8 +266,8 @@ def test_new_from_a_file_with_feb_29_aliases_and_a_quoted_date(tmp_path, monkeyp
         "id: leap-2024\ntitle: 2024年测试县考评\njurisdiction: 测试县\nyear: 2024\n"
         "source: {file: x, section: y}\nunit_groups: &groups [乡镇街道, 县直部门]\n"
         "grades:\n  - {name: 合格, min: 60}\n  - {name: 不合格}\n"
-        "indicators:\n  - code: A\n    name: 年报\n    points: 10\n    applies_to: *groups\n"
-        "    children:\n      - {code: A1, name: 年报, points: 5, rule: {type: deadline, due: 2024-02-29}}\n"
+        "indicators:\n  - code: A\n    name: 年报\n    points: 10\n"
+        "    children:\n      - {code: A1, name: 年报, points: 5, applies_to: *groups, rule: {type: deadline, due: 2024-02-29}}\n"
         "      - {code: A2, name: 报告, points: 5, rule: {type: deadline, due: '2024-03-01'}}\n",
         encoding="utf-8")
     monkeypatch.setenv("ASSESSMENT_FRAMEWORKS", str(tmp_path))
