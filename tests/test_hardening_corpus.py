@@ -35,7 +35,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from assessment import frameworks, pipeline, stages
+from assessment import csvio, frameworks, pipeline, stages
 from bad_evidence import BOMB_MB, CASES, CJK, FIXTURE, FW, SJIS_NAME, Case, build
 from bad_evidence.runner import Result, run_cases, tree_hashes
 
@@ -255,8 +255,10 @@ def test_published_bundle_holds_hostile_values_as_plain_text(published):
         assert units["005"] == CODE and all(units[u] == n for u, n in FORMULA_NAMES.items())
         events = pd.read_parquet(bundle / "evidence" / "events.parquet").set_index("event_id")["note"]
         assert events["E005"] == CODE
-        scores = pd.read_csv(bundle / "scores" / "unit_scores.csv", dtype=str, encoding="utf-8-sig").set_index("unit_id")["unit_name"]
-        assert scores["005"] == CODE and scores["001"] == FORMULA_NAMES["001"]
+        scores = csvio.read_csv(bundle / "scores" / "unit_scores.csv", dtype=str).set_index("unit_id")["unit_name"]
+        assert scores["005"] == CODE and scores["001"] == FORMULA_NAMES["001"]  # exact once read back
+        raw = pd.read_csv(bundle / "scores" / "unit_scores.csv", dtype=str, encoding="utf-8-sig").set_index("unit_id")["unit_name"]
+        assert raw["001"] == "'" + FORMULA_NAMES["001"]  # as Excel sees it: text, not a live formula
         m = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
         assert m["parameters"]["raw_dir"] == str(published["raw"])  # the hostile folder name, as data
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from assessment import evidence, frameworks, scoring
+from assessment import evidence, frameworks, scoring, stages
 
 SEED_FRAMEWORKS = [
     "sihong-new-media-2023",
@@ -349,7 +349,7 @@ def test_seed_framework_scores_synthetic_evidence(tmp_path, fid):
     u.to_csv(tmp_path / "units.csv", index=False)
     ev.to_csv(tmp_path / "events.csv", index=False)
     fa.to_csv(tmp_path / "facts.csv", index=False)
-    evid = evidence.read(tmp_path)
+    evid = evidence.read(tmp_path, events_required=stages.scores_events(fid))  # digital-gov scores no events
     res = scoring.score(fw, evid, period)
 
     us = res.unit_scores.set_index("unit_id")
@@ -384,7 +384,7 @@ def _write(tmp_path, units, facts=()):
     pd.DataFrame(units, columns=["unit_id", "unit_name", "unit_group"]).to_csv(tmp_path / "units.csv", index=False)
     pd.DataFrame(columns=["event_id", "unit_id", "indicator", "date"]).to_csv(tmp_path / "events.csv", index=False)
     pd.DataFrame(list(facts), columns=["unit_id", "indicator", "value"]).to_csv(tmp_path / "facts.csv", index=False)
-    return evidence.read(tmp_path)
+    return evidence.read(tmp_path, events_required=False)  # these cases are about facts alone
 
 
 def test_engine_scores_leaves_that_apply_to_no_unit_present(tmp_path):
