@@ -10,7 +10,6 @@ combined number is as traceable as the components.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from . import csvio, frameworks, stages
+from . import csvio, frameworks
 from .evidence import sha256_file
 from .frameworks import Grade
 from .problems import FrameworkError, Problem

@@ -263,8 +263,6 @@ def check(fw: Framework, file: str) -> list[Problem]:
     """Everything a loader must refuse, each problem naming the file and the indicator path, with a
     Chinese sentence saying what to write instead (English beside). Keys that would have no effect
     are refused too: nothing in a framework is silently ignored."""
-    from .rules import RULES
-
     problems: list[Problem] = []
 
     def bad(code: str | None, zh: str, en: str, rule: str = "framework", where: str | None = None) -> None:

@@ -161,6 +161,16 @@ LANDSCAPE_TEXT_WIDTH_MM = PAGE_HEIGHT_MM - LANDSCAPE_MARGINS_MM["left"] - LANDSC
 LANDSCAPE_FOOTER_DISTANCE_MM = 13  # the page number about 7 mm below the turned text block
 
 
+def set_landscape(section) -> None:
+    """A4 landscape with the annex margins (wide tables: 评分标准 too narrow in portrait)."""
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = Mm(PAGE_HEIGHT_MM), Mm(PAGE_WIDTH_MM)
+    m = LANDSCAPE_MARGINS_MM
+    section.top_margin, section.bottom_margin = Mm(m["top"]), Mm(m["bottom"])
+    section.left_margin, section.right_margin = Mm(m["left"]), Mm(m["right"])
+    section.footer_distance = Mm(LANDSCAPE_FOOTER_DISTANCE_MM)
+
+
 def start_section(w: "Writer", landscape: bool) -> None:
     """Everything written after this goes on a new page in a new section, landscape or portrait;
     page numbers continue (the footers are linked)."""
@@ -170,12 +180,7 @@ def start_section(w: "Writer", landscape: bool) -> None:
     breaker.paragraph_format.line_spacing = Pt(1)
     section = w.doc.sections[-1]
     if landscape:
-        section.orientation = WD_ORIENT.LANDSCAPE
-        section.page_width, section.page_height = Mm(PAGE_HEIGHT_MM), Mm(PAGE_WIDTH_MM)
-        m = LANDSCAPE_MARGINS_MM
-        section.top_margin, section.bottom_margin = Mm(m["top"]), Mm(m["bottom"])
-        section.left_margin, section.right_margin = Mm(m["left"]), Mm(m["right"])
-        section.footer_distance = Mm(LANDSCAPE_FOOTER_DISTANCE_MM)
+        set_landscape(section)
     else:
         section.orientation = WD_ORIENT.PORTRAIT
         _page_setup(section)

@@ -18,15 +18,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from docx.enum.section import WD_ORIENT
-from docx.shared import Mm
-
 from ..frameworks import Framework, Indicator
 from ..rules import RULES
 from .docformat import (
-    LANDSCAPE_FOOTER_DISTANCE_MM, LANDSCAPE_MARGINS_MM, LANDSCAPE_TEXT_WIDTH_MM, PAGE_HEIGHT_MM, PAGE_WIDTH_MM,
-    PT_MM, CELL_PAD_MM, TEXT_WIDTH_MM, TWIPS_PER_MM, Fonts, Writer, cell_xml, chinese_date, chinese_numeral, natural_width_mm, new_document,
-    set_core, table_xml, to_bytes, unfold,
+    LANDSCAPE_TEXT_WIDTH_MM, PT_MM, CELL_PAD_MM, TEXT_WIDTH_MM, TWIPS_PER_MM, Fonts, Writer, cell_xml, chinese_date, chinese_numeral,
+    natural_width_mm, new_document, set_core, set_landscape, table_xml, to_bytes, unfold,
 )
 from .layout import SMALL_TABLE_PT
 from .office import fmt, merged, office_for
@@ -464,16 +460,6 @@ def needs_landscape(fw: Framework, tops: list[Indicator], words: dict) -> bool:
     return bool(rows) and column_widths(header, rows, depth, TEXT_WIDTH_MM, SMALL_TABLE_PT) is None
 
 
-def _landscape_first_section(w: Writer) -> None:
-    section = w.doc.sections[0]
-    section.orientation = WD_ORIENT.LANDSCAPE
-    section.page_width, section.page_height = Mm(PAGE_HEIGHT_MM), Mm(PAGE_WIDTH_MM)
-    m = LANDSCAPE_MARGINS_MM
-    section.top_margin, section.bottom_margin = Mm(m["top"]), Mm(m["bottom"])
-    section.left_margin, section.right_margin = Mm(m["left"]), Mm(m["right"])
-    section.footer_distance = Mm(LANDSCAPE_FOOTER_DISTANCE_MM)
-
-
 # ---- the document -------------------------------------------------------------------------
 
 def _veto_score_text(fw: Framework) -> str:
@@ -535,7 +521,7 @@ def build_rules_annex(fw: Framework, office: dict | None = None):
         parts.setdefault(part_of(top), []).append(top)
     base = parts["base"]
     if needs_landscape(fw, base, words):
-        _landscape_first_section(w)
+        set_landscape(w.doc.sections[0])
     landscape = needs_landscape(fw, base, words)
     w.para(words["label"], "GwAnnexLabel")
     w.blank(1)
