@@ -190,6 +190,25 @@ def test_a_stage_that_raises_leaves_a_readable_failure_report(site, tmp_path):
     assert sorted(p.name for p in (out / "sihong").iterdir()) == [".2023.lock", "2023", "2023.failed"]
 
 
+def test_what_a_kernel_writes_to_its_own_stderr_stays_off_the_terminal(tmp_path):
+    """ipykernel may log a traceback while it shuts down ("Socket operation on non-socket"): a run
+    that succeeded must not show it. The kernels' own stdout/stderr go to a log beside their sockets."""
+    out = tmp_path / "out"
+    done = subprocess.run(command(out), capture_output=True, text=True, timeout=WAIT,
+                          env={**os.environ, "ASSESSMENT_FAULT": "score:stderr"})
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr and "injected kernel noise" not in done.stdout + done.stderr
+
+
+def test_a_failed_stage_report_quotes_what_its_kernel_wrote(tmp_path):
+    out = tmp_path / "out"
+    socket_dir = tmp_path / "sockets"
+    socket_dir.mkdir()
+    (socket_dir / "kernel-abc.log").write_text("line 1\nSegmentation fault in kernel\n", encoding="utf-8")
+    assert pipeline.kernel_log_tail(socket_dir).endswith("Segmentation fault in kernel")
+    assert pipeline.kernel_log_tail(tmp_path / "nowhere") == "" and pipeline.kernel_log_tail(None) == ""
+
+
 # ---- the folder dance, crashed at each step (in-process) -----------------------------------
 
 @pytest.fixture

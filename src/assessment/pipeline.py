@@ -255,6 +255,12 @@ def _ipc_kernel_manager(socket_dir: Path):
 
         async def start_kernel(self, **kw):
             kw.setdefault("env", env)
+            # the kernel's own stdout/stderr (not the cells' output, which travels over IOPub) go to a log
+            # beside its sockets, never to the analyst's terminal: ipykernel may log a harmless traceback
+            # while it shuts down; a failed stage's report quotes the log's end (kernel_log_tail)
+            self._kernel_log = open(socket_dir / f"kernel-{uuid.uuid4().hex[:12]}.log", "ab")
+            kw.setdefault("stdout", self._kernel_log)
+            kw.setdefault("stderr", self._kernel_log)
             LIVE_KERNELS.add(self)
             return await super().start_kernel(**kw)
 
@@ -268,9 +274,25 @@ def _ipc_kernel_manager(socket_dir: Path):
 
         async def _async_cleanup_resources(self, restart: bool = False):
             LIVE_KERNELS.discard(self)
+            log = getattr(self, "_kernel_log", None)
+            if log is not None:
+                log.close()
             return await super()._async_cleanup_resources(restart=restart)
 
     return IPCKernelManager
+
+
+def kernel_log_tail(socket_dir: Path | None, lines: int = 40) -> str:
+    """The last lines the stage kernels wrote to their own stdout/stderr (for a failed stage's report)."""
+    if socket_dir is None or not socket_dir.is_dir():
+        return ""
+    text = []
+    for log in sorted(socket_dir.glob("kernel-*.log"), key=lambda f: f.stat().st_mtime):
+        try:
+            text += log.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+    return "\n".join(text[-lines:])
 
 
 LIVE_KERNELS: set = set()  # kernel managers of this process whose kernel may still run
@@ -569,7 +591,7 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
             shutil.rmtree(staging, ignore_errors=True)
             raise
         except _StageError as err:
-            report = _fail(paths, staging, err.stage, where["executed"], err.cause)
+            report = _fail(paths, staging, err.stage, where["executed"], err.cause, kernel_log_tail(sockets))
             error = _one_line(f"{getattr(err.cause, 'ename', type(err.cause).__name__)}: {getattr(err.cause, 'evalue', err.cause)}")
             if "[Errno 28]" in error or "No space left" in error:
                 error = "磁盘空间已满 disk full: " + error
@@ -608,9 +630,12 @@ class _StageError(Exception):
         self.stage, self.nb_name, self.cause = stage, nb_name, cause
 
 
-def _fail(paths: dict[str, Path], staging: Path, stage: str, executed: Path | None, exc: BaseException) -> Path | None:
+def _fail(paths: dict[str, Path], staging: Path, stage: str, executed: Path | None, exc: BaseException,
+          kernel_log: str = "") -> Path | None:
     """Keep the story, drop the staging folder (freeing the space a full disk needs), then write failure.md."""
     text, nb_bytes = describe_failure(stage, executed if executed is not None and executed.is_file() else None, exc)
+    if kernel_log.strip():
+        text += f"\n## 内核输出 Kernel output (stdout/stderr, last lines)\n\n```\n{kernel_log}\n```\n"
     shutil.rmtree(staging, ignore_errors=True)
     _undo_half_publish(paths)
     return write_failure(paths["failed"], text, executed.name if executed is not None else None, nb_bytes)

@@ -113,6 +113,8 @@ def fault_point(stage: str) -> None:
         time.sleep(float(arg or 3600))
     elif action == "raise":
         raise RuntimeError(f"injected fault in stage {stage} ({FAULT_ENV}={spec})")
+    elif action == "stderr":  # what ipykernel sometimes logs while shutting down: must not reach the terminal
+        os.write(2, f"Traceback (most recent call last):\n  injected kernel noise in stage {stage}\n".encode())
     elif action == "enospc":
         import errno
 
