@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .problems import Problem
+from .values import INVISIBLE  # the one list of invisible characters the evidence reader refuses
 
 COUNTY = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 COUNTY_MAX = 64
@@ -29,7 +30,6 @@ FRAMEWORK = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 FRAMEWORK_MAX = 100
 PERIOD = re.compile(r"^(\d{4})(Q[1-4])?$")
 YEAR_RANGE = (2000, 2100)
-_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def _hidden(raw: Any) -> str | None:
     """What makes a typed value unsafe before it is even looked at: control or invisible characters."""
     text = "" if raw is None else str(raw)
     for ch in text:
-        if _INVISIBLE.match(ch):
+        if INVISIBLE.match(ch):
             return f"U+{ord(ch):04X}"
         if unicodedata.category(ch) in ("Cc", "Cs", "Co") and ch not in " ":
             return f"U+{ord(ch):04X}"

@@ -18,11 +18,9 @@ from . import summary
 from .docformat import TEXT_WIDTH_MM, Fonts, Writer, new_document, red_header, set_core, signature, table_xml, to_bytes
 from .office import context, fill, fixed_time, fmt
 from .reproducible import write_package
+from ..values import INVISIBLE
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f-\x9f]')
-# zero-width, bidi controls and other format characters: invisible, and a right-to-left override
-# would make a file list lie about the name
-_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
 NAME_CHARS = 80  # of the unit name in a file name
 ID_CHARS = 40
 FILE_BYTES = 200  # a file name stays well under the 255 bytes file systems allow, in UTF-8
@@ -30,7 +28,7 @@ FILE_BYTES = 200  # a file name stays well under the 255 bytes file systems allo
 
 def safe_name_part(text: str, limit: int) -> str:
     """A piece of a file name: no path separators, control or invisible characters, at most `limit` characters."""
-    text = _UNSAFE.sub("_", _INVISIBLE.sub("", str(text)))
+    text = _UNSAFE.sub("_", INVISIBLE.sub("", str(text)))  # a right-to-left override would make a file list lie
     return text[:limit]
 
 

@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from ..values import INVISIBLE_CLASS
 from . import summary
 from .office import fmt
 from .reproducible import write_package
@@ -43,8 +44,7 @@ DETAIL_COLUMNS = [
 
 
 # characters XML 1.0 (so .docx and .xlsx) cannot hold, and invisible ones (zero-width, bidi controls)
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff"
-                          "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+_UNPRINTABLE = re.compile(f"{INVISIBLE_CLASS}|[\ud800-\udfff\ufffe\uffff]")
 
 
 def printable(text: str) -> str:
