@@ -377,7 +377,9 @@ def test_year_label_and_text_flags_as_scoring_writes_them(tmp_path, reports):
 
 def test_office_file_is_data(tmp_path):
     office = load_office()
-    assert office["issuer"] == "泗洪县人民政府办公室" and office["fonts"]["body"] == "仿宋_GB2312"
+    # the top of the file names no office; 泗洪's settings live under its jurisdiction
+    assert office["issuer"] is None and office["fonts"]["body"] == "仿宋_GB2312"
+    assert office["jurisdictions"]["泗洪县"]["issuer"] == "泗洪县人民政府办公室"
     fw, us, ins, li, ev, _ = sample()
     paths = write_reports(fw, us, ins, li, ev, tmp_path, office=merged(OFFICE, {
         "issuer": "某县人民政府办公室", "mark": "某县人民政府办公室", "doc_number": {"prefix": "某政办函"},

@@ -195,4 +195,4 @@ def test_office_settings_are_read_only_from_the_templates_folder(tmp_path):
         load_office(outside)
     with _pytest.raises(OfficeError, match="模板目录"):
         load_office("../../../../../../" + str(outside))
-    assert load_office()["issuer"] == "泗洪县人民政府办公室"
+    assert load_office()["jurisdictions"]["泗洪县"]["issuer"] == "泗洪县人民政府办公室"

@@ -61,7 +61,7 @@ def write_reports(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataF
                   previous: pd.DataFrame | None = None, period: str | None = None, *,
                   facts: pd.DataFrame | None = None, comparison: pd.DataFrame | None = None,
                   appeals: pd.DataFrame | None = None, components: list[dict] | None = None,
-                  no_events: bool = False, comparison_note: str | None = None) -> dict[str, Path]:
+                  no_events: bool = False, comparison_note: str | None = None, synthetic: bool = False) -> dict[str, Path]:
     """Write the notification, workbook, notices and charts into `out_dir`; returns name → path.
 
     Names: "notification", "workbook", "chart_grades", "chart_groups", "notice:<unit_id>".
@@ -72,9 +72,10 @@ def write_reports(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataF
     `comparison` (years side by side), `appeals` (复核), `components` (a combined result: one
     column of `unit_scores` per component id, shown beside the combined total).
     `no_events`: the run declared a year without events; the notification says so. `comparison_note`:
-    one sentence in the overview saying why last year is not compared (its bundle was unusable)."""
+    one sentence in the overview saying why last year is not compared (its bundle was unusable).
+    `synthetic`: the evidence is demo data (its dataset.yaml says so); every document is marked （演示）."""
     out_dir = Path(out_dir)
-    office = office_for(fw, office)
+    office = office_for(fw, office, synthetic=synthetic)
     if period is not None and re.fullmatch(r"\d{4}", str(period).strip()):
         period = None  # a whole year ('2023', as scoring labels it) is the annual document
     units = _check("unit_scores", unit_scores)

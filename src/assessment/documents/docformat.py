@@ -134,6 +134,35 @@ def new_document(fonts: Fonts, mark_size_pt: float = 36, mark_color: str = "FF00
     return doc
 
 
+def office_document(office: dict, fonts: Fonts) -> DocumentObject:
+    """The document an office's 通报 or notice is written into: a blank GB/T 9704 page, or the office's
+    own Word template (`letterhead`, see letterhead.py) with its 版头, page set-up and styles kept."""
+    from . import letterhead
+
+    size, color = office.get("mark_size_pt", 36), office.get("mark_color", "FF0000")
+    path = letterhead.path_of(office)
+    if path is None:
+        return new_document(fonts, size, color)
+    doc, lh = letterhead.open_document(path, (office.get("_demo") or {}).get("mark"))
+    _add_styles(doc, fonts, size, color)
+    sect = doc.element.body.find(qn("w:sectPr"))
+    if sect.find(qn("w:footerReference")) is None:  # a template without page numbers gets GB/T's
+        doc.settings.odd_and_even_pages_header_footer = True
+        section = doc.sections[-1]
+        _page_number(section.footer.paragraphs[0], doc.styles["页码"], odd=True)
+        _page_number(section.even_page_footer.paragraphs[0], doc.styles["页码"], odd=False)
+    doc._gw_letterhead = lh
+    return doc
+
+
+def _portrait(doc: DocumentObject, section) -> None:
+    """A portrait section's page set-up: the office template's, else GB/T 9704's."""
+    from . import letterhead
+
+    if not letterhead.portrait_setup(doc, section):
+        _page_setup(section)
+
+
 def _page_setup(section) -> None:
     section.page_width, section.page_height = Mm(PAGE_WIDTH_MM), Mm(PAGE_HEIGHT_MM)
     section.top_margin, section.bottom_margin = Mm(MARGINS_MM["top"]), Mm(MARGINS_MM["bottom"])
@@ -183,7 +212,7 @@ def start_section(w: "Writer", landscape: bool) -> None:
         set_landscape(section)
     else:
         section.orientation = WD_ORIENT.PORTRAIT
-        _page_setup(section)
+        _portrait(w.doc, section)
 
 
 def is_landscape(w: "Writer") -> bool:
@@ -229,8 +258,31 @@ def _style_font(style, font: str, size_pt: float, color: str = "000000") -> None
     style.font.bold = False
 
 
+def _adopt_style(doc: DocumentObject, name: str, style_id: str) -> bool:
+    """A style of ours the document (an office template) already defines by name: it is used as the
+    template defines it, under our style id (references in the template's body follow). True if so."""
+    existing = next((s for s in doc.styles.element.iterfind(qn("w:style"))
+                     if (s.find(qn("w:name")) is not None and s.find(qn("w:name")).get(qn("w:val")) == name)), None)
+    if existing is None:
+        return False
+    old = existing.get(qn("w:styleId"))
+    if old != style_id:
+        existing.set(qn("w:styleId"), style_id)
+        for tag in ("w:pStyle", "w:rStyle", "w:basedOn", "w:next", "w:link"):
+            for ref in doc.element.iter(qn(tag)):
+                if ref.get(qn("w:val")) == old:
+                    ref.set(qn("w:val"), style_id)
+            for ref in doc.styles.element.iter(qn(tag)):
+                if ref.get(qn("w:val")) == old:
+                    ref.set(qn("w:val"), style_id)
+    return True
+
+
 def _add_styles(doc: DocumentObject, fonts: Fonts, mark_size_pt: float, mark_color: str) -> None:
+    adopted = {name for style_id, (name, *_rest) in STYLES.items() if _adopt_style(doc, name, style_id)}
     for style_id, (name, font_key, size, outline) in STYLES.items():
+        if name in adopted:
+            continue
         style = doc.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
         style.style_id = style_id
         style.base_style = doc.styles["Normal"]
@@ -248,20 +300,28 @@ def _add_styles(doc: DocumentObject, fonts: Fonts, mark_size_pt: float, mark_col
             ppr.append(parse_xml(f'<w:outlineLvl {nsdecls("w")} w:val="{outline}"/>'))
         _order_ppr(ppr)
     centred = {"GwTitle", "GwMark", "GwDocNumber", "GwTable", "GwTableHeader"}
+    def ours(style_id: str):  # a style we added (an office template's own is left as it is)
+        name = STYLES[style_id][0]
+        return None if name in adopted else doc.styles[name]
+
     for style_id in centred:
-        doc.styles[STYLES[style_id][0]].paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        if ours(style_id) is not None:
+            ours(style_id).paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
     for style_id in ("GwFlush", "GwAnnexLabel", "GwImprint"):
-        doc.styles[STYLES[style_id][0]].paragraph_format.alignment = WD_ALIGN_PARAGRAPH.LEFT
-    doc.styles["公文标题"].paragraph_format.line_spacing = Pt(35)  # 2号 lines, as offices set them
-    doc.styles["发文机关标志"].paragraph_format.line_spacing = Pt(mark_size_pt * 1.25)
-    doc.styles["公文表格"].paragraph_format.line_spacing = Pt(TABLE_PT * 1.25)
-    doc.styles["公文表头"].paragraph_format.line_spacing = Pt(TABLE_PT * 1.25)
-    doc.styles["版记"].paragraph_format.line_spacing = Pt(IMPRINT_PT * 1.6)
+        if ours(style_id) is not None:
+            ours(style_id).paragraph_format.alignment = WD_ALIGN_PARAGRAPH.LEFT
+    for style_id, spacing in (("GwTitle", Pt(35)),  # 2号 lines, as offices set them
+                              ("GwMark", Pt(mark_size_pt * 1.25)), ("GwTable", Pt(TABLE_PT * 1.25)),
+                              ("GwTableHeader", Pt(TABLE_PT * 1.25)), ("GwImprint", Pt(IMPRINT_PT * 1.6))):
+        if ours(style_id) is not None:
+            ours(style_id).paragraph_format.line_spacing = spacing
     for style_id in ("GwTitle", "GwHeading1", "GwHeading2", "GwAnnexLabel"):
-        doc.styles[STYLES[style_id][0]].paragraph_format.keep_with_next = True
-    lead = doc.styles.add_style("公文二级标题字符", WD_STYLE_TYPE.CHARACTER)
-    lead.style_id = "GwHeading2Char"
-    set_rfonts(lead.element.get_or_add_rPr(), fonts.heading2)
+        if ours(style_id) is not None:
+            ours(style_id).paragraph_format.keep_with_next = True
+    if not _adopt_style(doc, "公文二级标题字符", "GwHeading2Char"):
+        lead = doc.styles.add_style("公文二级标题字符", WD_STYLE_TYPE.CHARACTER)
+        lead.style_id = "GwHeading2Char"
+        set_rfonts(lead.element.get_or_add_rPr(), fonts.heading2)
     _order_ppr_all(doc)
 
 
@@ -379,7 +439,12 @@ class Writer:
 
 
 def red_header(w: Writer, mark: str, doc_number: str | None, color: str) -> None:
-    """版头: 发文机关标志 35 mm below the text block's top, 发文字号 two lines down, red line under it."""
+    """版头: 发文机关标志 35 mm below the text block's top, 发文字号 two lines down, red line under it.
+    On an office's own template the template's 版头 stands instead; only its {{发文字号}} is filled."""
+    lh = getattr(w.doc, "_gw_letterhead", None)
+    if lh is not None:
+        lh.write_number(doc_number or "")
+        return
     p = w.para(mark, "GwMark")
     p.paragraph_format.space_before = Pt(35 * 72 / 25.4 - 6)
     w.blank(1)
@@ -571,9 +636,11 @@ def imprint(w: Writer, cc: str | None, cc_label: str, printer: str, printed: str
     section = w.doc.sections[-1]
     if section.orientation == WD_ORIENT.LANDSCAPE:  # after a landscape attachment table
         section.orientation = WD_ORIENT.PORTRAIT
-        _page_setup(section)
-    section.footer_distance = Mm(MARGINS_MM["bottom"])
-    xml = imprint_xml(w.fonts.body, cc, cc_label, printer, printed)
+        _portrait(w.doc, section)
+    templated = getattr(w.doc, "_gw_letterhead", None) is not None
+    section.footer_distance = section.bottom_margin if templated else Mm(MARGINS_MM["bottom"])
+    width = (section.page_width - section.left_margin - section.right_margin) / 36000 if templated else TEXT_WIDTH_MM
+    xml = imprint_xml(w.fonts.body, cc, cc_label, printer, printed, width)
     for footer in (section.footer, section.even_page_footer):
         footer.is_linked_to_previous = False
         tail = footer.paragraphs[0]
@@ -582,10 +649,11 @@ def imprint(w: Writer, cc: str | None, cc_label: str, printer: str, printed: str
         tail._p.addprevious(parse_xml(xml))
 
 
-def imprint_xml(font: str, cc: str | None, cc_label: str, printer: str, printed: str) -> str:
+def imprint_xml(font: str, cc: str | None, cc_label: str, printer: str, printed: str,
+                text_width_mm: float = TEXT_WIDTH_MM) -> str:
     """The 版记 table: outer rules 0.35 mm (sz 8 = 1 pt), inner rule 0.25 mm (sz 6 = ¾ pt); 抄送
     one character in with a hanging indent; 印发机关 left and 印发日期 right, one character in."""
-    width = round(TEXT_WIDTH_MM * TWIPS_PER_MM)
+    width = round(text_width_mm * TWIPS_PER_MM)
     one = IMPRINT_PT * 20
     rows = []
     if cc:

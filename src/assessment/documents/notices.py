@@ -15,8 +15,8 @@ import pandas as pd
 from docx.oxml.ns import qn
 
 from . import summary
-from .docformat import TEXT_WIDTH_MM, Fonts, Writer, new_document, red_header, set_core, signature, table_xml, to_bytes
-from .office import context, fill, fixed_time, fmt
+from .docformat import TEXT_WIDTH_MM, Fonts, Writer, office_document, red_header, set_core, signature, table_xml, to_bytes
+from .office import context, demo_line, fill, fixed_time, fmt
 from .reproducible import write_package
 from ..values import INVISIBLE
 
@@ -68,13 +68,17 @@ class NoticeWriter:
     def __init__(self, fw: Any, office: dict, events: pd.DataFrame | None, period: str | None, n_units: int):
         self.fw, self.office, self.period = fw, office, period
         self.fonts = Fonts.from_office(office)
-        self.doc = new_document(self.fonts, office.get("mark_size_pt", 36), office.get("mark_color", "FF0000"))
+        self.doc = office_document(office, self.fonts)
         self.writer = Writer(self.doc, self.fonts)
         self.ctx = context(fw, office, period, n_units)
         self.dates = _event_dates(events)
         self.when = fixed_time(fw, office)
 
     def _clear(self) -> None:
+        if getattr(self.doc, "_gw_letterhead", None) is not None:  # an office template: a fresh copy brings its 版头 back
+            self.doc = office_document(self.office, self.fonts)
+            self.writer = Writer(self.doc, self.fonts)
+            return
         body = self.doc.element.body
         for child in list(body):
             if child.tag != qn("w:sectPr"):
@@ -110,6 +114,8 @@ class NoticeWriter:
         w.para(title, "GwTitle")
         w.blank(1)
         w.para(f"{unit.unit_name}：", "GwFlush")
+        if demo_line(self.office, ctx):  # demo data: said under the addressee, as in the 通报
+            w.para(demo_line(self.office, ctx))
         if bool(unit.vetoed):
             w.para(fill(cfg["opening_vetoed"], ctx, reasons=summary.quoted(summary.veto_reason_text(self.fw, unit.veto_reasons)),
                         grade=unit.grade))

@@ -14,11 +14,11 @@ from docx.shared import Mm, Twips
 from . import annexes as extra
 from . import summary
 from .docformat import (
-    CHAR_TWIPS, TEXT_WIDTH_MM, Fonts, Writer, chinese_numeral, imprint, new_document, red_header, set_core, signature,
+    CHAR_TWIPS, TEXT_WIDTH_MM, Fonts, Writer, chinese_numeral, imprint, office_document, red_header, set_core, signature,
     text_width_chars,
 )
 from .layout import Annex, annex_note, annex_ref, open_annex, render_annexes, table_layout
-from .office import context, doc_number, fill, fill_keep_lines, fixed_time, fmt
+from .office import context, demo_line, doc_number, fill, fill_keep_lines, fixed_time, fmt
 
 
 def notification_title(fw: Any, office: dict, period: str | None, n_units: int = 0,
@@ -60,7 +60,7 @@ def build_notification(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.
     score table shows each component's total beside the combined one. `comparison_note` (one
     sentence) says why last year is not compared, when its bundle could not be used."""
     fonts = Fonts.from_office(office)
-    doc = new_document(fonts, office.get("mark_size_pt", 36), office.get("mark_color", "FF0000"))
+    doc = office_document(office, fonts)
     w = Writer(doc, fonts)
     ctx = combined_context(context(fw, office, period, len(unit_scores)), components, office)
     cfg = office["combined"] if components else office
@@ -70,6 +70,7 @@ def build_notification(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.
     w.para(title, "GwTitle")
     w.blank(1)
     w.para(fill(office["recipients"], ctx).rstrip("：:") + "：", "GwFlush")
+    demo_paragraph(w, office, ctx)
     w.para(fill(cfg["opening"], ctx))
     if no_events:
         w.para(NO_EVENTS_SENTENCE)
@@ -111,9 +112,16 @@ def close_document(doc, w, fw: Any, office: dict, ctx: dict, annexes, label, not
     render_annexes(w, annexes, label)
     imp = office.get("imprint") or {}
     imprint(w, fill(imp["cc"], ctx) if imp.get("cc") else None, imp.get("cc_label", "抄送："),
-            office["issuer"], ctx["date_text"] + imp.get("printed_suffix", "印发"))
+            imp.get("printer") or office["issuer"], ctx["date_text"] + imp.get("printed_suffix", "印发"))
     set_core(doc, title, office["issuer"], fixed_time(fw, office))
     return doc
+
+
+def demo_paragraph(w: Writer, office: dict, ctx: dict) -> None:
+    """Demo data: a paragraph under the 主送机关 saying the data are synthetic (office.yaml `demo.line`)."""
+    line = demo_line(office, ctx)
+    if line:
+        w.para(line)
 
 
 def requirements(w: Writer, items: list[dict], ctx: dict) -> None:

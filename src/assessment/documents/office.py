@@ -22,7 +22,13 @@ QUARTERS = {"1": "一", "2": "二", "3": "三", "4": "四"}
 
 
 class OfficeError(ValueError):
-    """The office file is missing, malformed, or uses a placeholder the code does not know."""
+    """The office file is missing, malformed, or uses a placeholder the code does not know.
+
+    `zh` and `en` are the message in Chinese and English; `key` names the setting where known."""
+
+    def __init__(self, zh: str, en: str | None = None, key: str | None = None):
+        super().__init__(f"{zh}（{en}）" if en else zh)
+        self.zh, self.en, self.key = zh, en, key
 
 
 def templates_dir() -> Path:
@@ -54,19 +60,134 @@ def load_office(path: str | Path | None = None) -> dict:
     return data
 
 
-def office_for(fw: Any, override: dict | None = None, base: dict | None = None) -> dict:
-    """The settings for one framework's documents: the office file, then its `jurisdictions`
-    entry for the framework's jurisdiction, then its `frameworks` entry for the framework id, then
-    `override` (a caller's partial dict). One file serves an office that runs several frameworks."""
+# The keys a jurisdiction entry may hold besides those at the top of the file: its own frameworks,
+# and the rules annex's wording (whose defaults live in rules_annex.WORDING, not in the file).
+ENTRY_ONLY_KEYS = {"frameworks", "rules_annex"}
+# 县 → 县政府办公室 / 全县 / 县(级机关): what a jurisdiction's last character says of its office.
+LEVELS = {c: (f"{c}政府办公室", f"全{c}", c) for c in "县市区旗州盟"}
+
+
+def office_for(fw: Any, override: dict | None = None, base: dict | None = None, synthetic: bool = False) -> dict:
+    """The settings for one framework's documents: the office file's jurisdiction-neutral top, then
+    its `frameworks` entry for the framework id, then the `jurisdictions` entry for the framework's
+    jurisdiction and that entry's own `frameworks` entry, then `override` (a caller's partial dict).
+
+    Where the file has no entry for the jurisdiction, the issuer is derived from the jurisdiction
+    (`<jurisdiction>人民政府办公室`), never taken from another jurisdiction, and `office_status`
+    carries a warning. `synthetic`: the evidence is demo data; the documents say so (`demo:`)."""
     office = load_office() if base is None else base
-    layers = [(office.get("jurisdictions") or {}).get(str(getattr(fw, "jurisdiction", "") or "")),
-              (office.get("frameworks") or {}).get(str(getattr(fw, "id", "") or "")), override]
-    out = {k: v for k, v in office.items() if k not in ("jurisdictions", "frameworks")}
+    jurisdiction = str(getattr(fw, "jurisdiction", "") or "").strip()
+    fw_id = str(getattr(fw, "id", "") or "")
+    entries = office.get("jurisdictions") or {}
+    if not isinstance(entries, dict):
+        raise OfficeError("公文设置中 jurisdictions 应为键值表", "jurisdictions must be a mapping", "jurisdictions")
+    entry = entries.get(jurisdiction)
+    top = {k: v for k, v in office.items() if k not in ("jurisdictions", "frameworks")}
+    if entry is not None:
+        _check_entry(entry, f"jurisdictions.{jurisdiction}", set(top) | ENTRY_ONLY_KEYS)
+    entry = dict(entry or {})
+    layers = [(office.get("frameworks") or {}).get(fw_id), {k: v for k, v in entry.items() if k != "frameworks"},
+              (entry.get("frameworks") or {}).get(fw_id), override]
+    out = top
     for layer in layers:
         if layer is not None and not isinstance(layer, dict):
-            raise OfficeError("公文设置中 jurisdictions / frameworks 的每一项应为键值表 / each entry must be a mapping")
+            raise OfficeError("公文设置中 jurisdictions / frameworks 的每一项应为键值表", "each entry must be a mapping")
         out = merged(out, layer)
+    configured = bool(entries.get(jurisdiction) is not None or (override or {}).get("issuer"))
+    out = _derived(out, jurisdiction)
+    out["_status"] = {"jurisdiction": jurisdiction, "configured": configured, "issuer": out["issuer"],
+                      "warning": None if configured else unconfigured_warning(jurisdiction, out)}
+    from . import letterhead  # the office's own Word template, checked here so a run refuses it before it starts
+
+    path = letterhead.path_of(out)
+    if path is not None:
+        font = letterhead.body_font(path)
+        if font:  # generated text is set in the template's own body font
+            out["fonts"] = {**(out.get("fonts") or {}), "body": font, "table": font}
+    if synthetic:
+        out = demo(out)
     return out
+
+
+def _check_entry(entry: Any, where: str, known: set[str]) -> None:
+    """A jurisdiction's entry: a mapping of keys the top of the file has (a misspelt key is refused, not ignored)."""
+    if not isinstance(entry, dict):
+        raise OfficeError(f"公文设置中 {where} 应为键值表", f"{where} must be a mapping", where)
+    unknown = sorted(str(k) for k in entry if k not in known)
+    if unknown:
+        raise OfficeError(f"公文设置中 {where} 有未知的键：{'、'.join(unknown)}（可用的键见文件上部）",
+                          f"unknown keys in {where}: {', '.join(unknown)}", f"{where}.{unknown[0]}")
+    frameworks = entry.get("frameworks")
+    if frameworks is not None and not isinstance(frameworks, dict):
+        raise OfficeError(f"公文设置中 {where}.frameworks 应为键值表", f"{where}.frameworks must be a mapping", f"{where}.frameworks")
+
+
+def _derived(office: dict, jurisdiction: str) -> dict:
+    """Fill the settings left null from the jurisdiction's name: 涟水县 → 涟水县人民政府办公室,
+    县政府办公室, 全县, 县. Nothing of another jurisdiction is used."""
+    out = dict(office)
+    if not out.get("issuer"):
+        if not jurisdiction:
+            raise OfficeError("考评方案没有写地区（jurisdiction），无法确定发文机关", "the framework names no jurisdiction: no issuer", "issuer")
+        out["issuer"] = f"{jurisdiction}人民政府办公室"
+    out["mark"] = out.get("mark") or out["issuer"]
+    short, area, level = LEVELS.get(jurisdiction[-1:], (out["issuer"], jurisdiction, "本"))
+    out["office_short"] = out.get("office_short") or short
+    out["area"] = out.get("area") or area
+    out["level"] = out.get("level") or level
+    return out
+
+
+def unconfigured_warning(jurisdiction: str, office: dict) -> str:
+    """What a run says when the office file has no entry for the framework's jurisdiction."""
+    return (f"公文设置 templates/office.yaml 的 jurisdictions 中没有“{jurisdiction}”：发文机关按“{office['issuer']}”生成，"
+            f"发文字号的机关代字留空待填，主送机关为“{office.get('recipients') or '—'}”，未排抄送；"
+            f"印发前请在 jurisdictions 下写明本单位的设置（见 README“本单位的公文设置”）"
+            f"（templates/office.yaml has no entry for {jurisdiction} under jurisdictions: the issuer is derived as "
+            f"{office['issuer']}, the document number prefix is left blank, recipients are generic and there is no cc; "
+            f"add your office's settings before sending, see the README section on office settings）")
+
+
+def demo(office: dict) -> dict:
+    """Documents of synthetic (demo) data: （演示） after the 发文机关标志, the signature and the
+    printer, and a line under the 主送机关 saying the data are synthetic."""
+    cfg = office.get("demo") or {}
+    suffix = str(cfg.get("mark") or "（演示）")
+    out = merged(office, {})
+    out["mark"] = f"{out['mark']}{suffix}"
+    out["signature"] = f"{out.get('signature') or out['issuer']}{suffix}"
+    out["imprint"] = {**(out.get("imprint") or {}), "printer": f"{(out.get('imprint') or {}).get('printer') or out['issuer']}{suffix}"}
+    out["_demo"] = {"mark": suffix, "line": str(cfg.get("line") or "（演示文书：本文所用考评数据为程序合成的演示数据。）")}
+    out["_status"] = {**out["_status"], "synthetic": True}
+    return out
+
+
+def demo_line(office: dict, ctx: dict) -> str | None:
+    """The line saying the data are synthetic (None for real data)."""
+    d = office.get("_demo")
+    return fill(d["line"], ctx) if d else None
+
+
+def office_status(office: dict) -> dict:
+    """What the manifest and the report notebook record of the office settings used: the jurisdiction,
+    whether the file has its entry (else the warning), the letterhead and whether the data are a demo."""
+    from . import letterhead
+
+    status = {"synthetic": False, **(office.get("_status") or {})}
+    path = letterhead.path_of(office)
+    status["letterhead"] = None if path is None else {"file": path.name, "sha256": _sha256(path)}
+    try:
+        settings = templates_dir() / OFFICE_FILE
+        status["settings_sha256"] = _sha256(settings) if settings.is_file() else None
+    except OfficeError:
+        status["settings_sha256"] = None
+    return status
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def merged(base: dict, override: dict | None) -> dict:
@@ -160,6 +281,9 @@ def context(fw: Any, office: dict, period: str | None, n_units: int) -> dict:
     due = as_date(office.get("due_date"))
     ctx = {
         "issuer": office.get("issuer", ""),
+        "office_short": office.get("office_short") or office.get("issuer", ""),
+        "area": office.get("area") or str(getattr(fw, "jurisdiction", "") or ""),
+        "level": office.get("level") or "本",
         "year": fw.year,
         "next_year": int(fw.year) + 1,
         "period_label": period_label(int(fw.year), period),
@@ -176,15 +300,22 @@ def context(fw: Any, office: dict, period: str | None, n_units: int) -> dict:
     return ctx
 
 
+BLANK_PREFIX = "　　　　"  # 发文机关代字 not set: four blanks the office fills in by hand
+
+
 def doc_number(fw: Any, office: dict) -> str:
-    """洪政办函〔2024〕3号; an unset number is left blank for the office to fill in."""
-    spec = office.get("doc_number") or {}
-    if not spec.get("prefix"):
+    """洪政办函〔2024〕3号. An unset number is left blank for the office to fill in; so is an unset
+    prefix (　　　　〔2024〕　　号): the office writes its own 代字, no other office's is borrowed.
+    `doc_number: false` prints no 发文字号 at all."""
+    spec = office.get("doc_number")
+    if spec is False:
         return ""
+    spec = spec or {}
     when = as_date(office.get("date"))
     year = spec.get("year") or (when.year if when else int(fw.year) + 1)
     number = spec.get("number")
-    return f"{spec['prefix']}〔{year}〕{number if number not in (None, '') else '　　'}号"
+    prefix = spec.get("prefix") or BLANK_PREFIX
+    return f"{prefix}〔{year}〕{number if number not in (None, '') else '　　'}号"
 
 
 def fixed_time(fw: Any, office: dict) -> datetime:

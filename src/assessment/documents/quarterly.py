@@ -19,7 +19,7 @@ from docx.document import Document as DocumentObject
 
 from . import annexes as extra
 from . import summary
-from .docformat import Fonts, Writer, chinese_numeral, new_document, red_header
+from .docformat import Fonts, Writer, chinese_numeral, office_document, red_header
 from .layout import Annex, annex_ref, open_annex, table_layout
 from .notification import chart_attachment, close_document, requirements, score_annex
 from .office import context, doc_number, fill, fmt
@@ -299,7 +299,7 @@ def build_quarterly(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.Dat
     """The 季度通报 as a python-docx Document (not yet saved); `comparison_note` says why there is no comparison."""
     cfg = office["quarterly"]
     fonts = Fonts.from_office(office)
-    doc = new_document(fonts, office.get("mark_size_pt", 36), office.get("mark_color", "FF0000"))
+    doc = office_document(office, fonts)
     w = Writer(doc, fonts)
     states = task_states(fw, unit_scores, indicator_scores, line_items, facts, office, period)
     by_task = _grouped(states)
@@ -313,6 +313,9 @@ def build_quarterly(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.Dat
     w.para(title, "GwTitle")
     w.blank(1)
     w.para(fill(cfg.get("recipients") or office["recipients"], ctx).rstrip("：:") + "：", "GwFlush")
+    from .notification import demo_paragraph
+
+    demo_paragraph(w, office, ctx)
     w.para(fill(cfg["opening"], ctx))
     if no_events:
         from .notification import NO_EVENTS_SENTENCE
