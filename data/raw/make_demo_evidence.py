@@ -3,7 +3,8 @@
     .venv/bin/python data/raw/make_demo_evidence.py            # all three
     .venv/bin/python data/raw/make_demo_evidence.py xiamen-demo
 
-Each demo is made by `assessment synth` (the `synth.synthesize` call behind it) for the framework,
+Each demo folder's dataset.yaml (written here, as `assessment synth` writes it) declares the data
+synthetic, so its documents are marked （演示）. Each demo is made by `assessment synth` (the `synth.synthesize` call behind it) for the framework,
 then relabelled onto a fixed unit list that reads like the jurisdiction's own: synth names units by
 pattern (区人民政府00001, 县发改局 in a city framework) and guesses the group of a unit a framework
 names (it files 市发改委 under 市信息中心 and 行政审批局 under 乡镇街道). Relabelling keeps synth's
@@ -88,7 +89,10 @@ def make(name: str) -> list[Path]:
     tables = synth.synthesize(fw, spec["units"], spec["events"], spec["seed"], spec["period"])
     if spec["target"]:
         tables = relabel(fw, tables, spec["target"])
-    return synth.write(tables, HERE / name / str(fw.year))
+    made_with = f"data/raw/make_demo_evidence.py {name}（assessment synth --framework {spec['framework']} --units {spec['units']} " \
+        f"--events {spec['events']} --seed {spec['seed']}" + (f" --period {spec['period']}" if spec["period"] else "") + \
+        ("，再换成本脚本中的单位名单 relabelled onto the script's unit list）" if spec["target"] else "）")
+    return synth.write(tables, HERE / name / str(fw.year), made_with=made_with)
 
 
 if __name__ == "__main__":

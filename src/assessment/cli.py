@@ -167,7 +167,9 @@ def _synth(args: argparse.Namespace) -> int:
 
     fw = frameworks.load(args.framework)
     tables = synth.synthesize(fw, args.units, args.events, args.seed, args.period)
-    for path in synth.write(tables, Path(args.out), args.format):
+    made_with = (f"assessment synth --framework {args.framework} --units {args.units} --events {args.events} --seed {args.seed}"
+                 + (f" --period {args.period}" if args.period else "") + (" --format xlsx" if args.format == "xlsx" else ""))
+    for path in synth.write(tables, Path(args.out), args.format, made_with=made_with):
         print(path)
     return 0
 
@@ -306,6 +308,9 @@ def _combine(args: argparse.Namespace) -> int:
     from . import combine
 
     final = combine.run(args.file, args.out)
+    warning = (json.loads((final / "manifest.json").read_text(encoding="utf-8")).get("office") or {}).get("warning")
+    if warning:  # no office settings for the jurisdiction: the issuer was derived
+        print(f"警告：{warning}", file=sys.stderr)
     print(f"综合结果 combined result: {final}")
     notes = sorted((final / "reports").glob("通报*.docx"))
     if notes:
@@ -425,6 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exc.render(), file=sys.stderr)
             print(f"共 {len(exc.problems)} 个问题，未生成运行包（{len(exc.problems)} problems; no bundle written）", file=sys.stderr)
             return 2
+        except _office_error() as exc:  # templates/office.yaml or its letterhead cannot be used (combine, frameworks annex)
+            print(f"错误：文件 templates/office.yaml{'，键 ' + exc.key if exc.key else ''}：{exc}", file=sys.stderr)
+            return 2
         except interrupts.Terminated as exc:
             interrupts.hold()
             print(f"错误：{exc.describe()}", file=sys.stderr)
@@ -434,6 +442,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if os.environ.get(DEBUG_ENV):
                 traceback.print_exc()
             return 1
+
+
+def _office_error() -> type:
+    from .documents.office import OfficeError
+
+    return OfficeError
 
 
 def _one_line_error(exc: BaseException) -> str:

@@ -139,6 +139,8 @@ def combine(comb: Combination, comb_path: Path) -> tuple[CombinedFramework, pd.D
                                           message_zh="组成部分不是同一县区年度", message_en="component is from another county-year", rule="combination")])
         first_fw = first_fw or frameworks.load(m["framework"]["id"])
         provenance[c.id] = {"bundle": str(b), "framework": m["framework"], "unit_scores_sha256": sha256_file(b / "scores" / "unit_scores.csv")}
+        if isinstance(m.get("office"), dict):  # a component made of demo data makes the combined result a demo
+            provenance[c.id]["office"] = {"synthetic": bool(m["office"].get("synthetic"))}
         parts.append(us.assign(_component=c.id, _weight=c.weight, _title=c.title, _bundle=str(b)))
     allp = pd.concat(parts, ignore_index=True)
     units = allp.drop_duplicates("unit_id")[["unit_id", "unit_name", "unit_group"]].reset_index(drop=True)
@@ -207,8 +209,11 @@ def run(path: str | Path, out: str | Path | None = None) -> Path:
         for name, df in (("unit_scores", us), ("indicator_scores", ind), ("line_items", lines)):
             csvio.write_csv(df, staging / "scores" / f"{name}.csv")
         comps = [{"id": c.id, "title": c.title, "weight": c.weight} for c in comb.components]
-        documents.write_reports(cfw, us, ind, lines, None, staging / "reports", components=comps)
+        synthetic = any(bool((p_.get("office") or {}).get("synthetic")) for p_ in provenance.values())
+        documents.write_reports(cfw, us, ind, lines, None, staging / "reports", components=comps, synthetic=synthetic)
+        office_status = documents.office.office_status(documents.office_for(cfw, synthetic=synthetic))
         manifest = {"combination": {"id": comb.id, "file": str(path), "sha256": sha256_file(path)}, "components": provenance,
+                    "office": office_status,
                     "outputs": {str(p.relative_to(staging)): sha256_file(p) for p in sorted(staging.rglob("*")) if p.is_file()},
                     "started": started.isoformat(timespec="seconds"),
                     "finished": dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")}

@@ -233,8 +233,9 @@ def unused_files(raw_dir: Path, used: list[Path]) -> list[Problem]:
     """Files in the evidence folder that are not read: said, not silently passed over (review
     decisions, 复核, are read by `appeals`)."""
     from .appeals import FILES as APPEALS
+    from .dataset import FILE as DATASET
 
-    names = {p.name for p in used} | set(APPEALS)
+    names = {p.name for p in used} | set(APPEALS) | {DATASET}
     return [Problem(file=p.name, rule="file-unused", severity="warning", value=p.name,
                     message_zh="证据目录中的该文件不是证据表，未读取（证据表为 evidence.xlsx，或 units.csv、events.csv、facts.csv）",
                     message_en="this file in the evidence folder is not an evidence table and was not read")

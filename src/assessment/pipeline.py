@@ -105,10 +105,23 @@ def resolve(county: str, year: int | str, framework: str, raw: str | Path | None
     if fw.period == "quarter" and not period:
         raise ParameterError([Problem(file="--period", message_zh=f"框架 {fw.id} 按季度考核，请给出 --period，如 {fw.year}Q3",
                                       message_en=f"framework {fw.id} is quarterly: give --period, e.g. {fw.year}Q3", rule="parameter")])
+    check_office(fw)
     if not raw_dir.is_dir():
         raise ParameterError([Problem(file=str(raw_dir), message_zh="证据目录不存在（--raw）", message_en="evidence folder does not exist (--raw)", rule="parameter")])
     return RunParams(county=county, year=int(year), framework=framework, raw_dir=str(raw_dir.resolve()), out_dir=str(out_dir.resolve()),
                      period=period, no_events=bool(no_events))
+
+
+def check_office(fw: frameworks.Framework) -> None:
+    """The office settings (templates/office.yaml, its letterhead) are read before anything runs: a
+    misspelt key or a missing template is refused with exit 2, not found in the report stage."""
+    from .documents import office
+
+    try:
+        office.office_for(fw)
+    except office.OfficeError as exc:
+        raise ParameterError([Problem(file="templates/office.yaml", column=exc.key, message_zh=exc.zh,
+                                      message_en=exc.en or "office settings cannot be used", rule="office")]) from None
 
 
 # ---- the folder dance ---------------------------------------------------------------------
@@ -523,6 +536,11 @@ def write_manifest(staging: Path, p: RunParams, fw: frameworks.Framework, starte
     comparison = _comparison_status(staging)
     if comparison is not None:  # whether last year's bundle was compared with, and why not
         manifest["comparison"] = {k: comparison.get(k) for k in ("used", "previous", "reason")}
+    from .stages import office_status
+
+    office = office_status(staging)
+    if office is not None:  # issuer's jurisdiction, configured or derived (the warning), letterhead, demo data
+        manifest["office"] = office
     path = staging / "manifest.json"
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
     return path

@@ -126,9 +126,10 @@ def fault_point(stage: str) -> None:
 def ingest(p: RunParams) -> evidence_mod.Evidence:
     """Read the raw evidence and keep it, typed, in the bundle (with the input files' hashes)."""
     bundle = p.bundle
-    from . import appeals
+    from . import appeals, dataset
 
     with recording_problems(bundle):
+        declared = dataset.read(Path(p.raw_dir))  # dataset.yaml: synthetic demo data say so
         try:
             ev = evidence_mod.read(Path(p.raw_dir), no_events=bool(p.no_events), events_required=scores_events(p.framework))
         except evidence_mod.EvidenceError as exc:
@@ -139,6 +140,9 @@ def ingest(p: RunParams) -> evidence_mod.Evidence:
     if adjustments is not None:  # review decisions (复核) travel with the evidence they change
         adjustments.to_parquet(folder / "adjustments.parquet", index=False)
         ev.files[appeals.locate(Path(p.raw_dir)).name] = evidence_mod.sha256_file(appeals.locate(Path(p.raw_dir)))
+    if declared is not None:  # kept in the bundle: the documents regenerated from it are marked the same
+        dataset.keep(declared, folder)
+        ev.files[dataset.FILE] = evidence_mod.sha256_file(Path(p.raw_dir) / dataset.FILE)
     (folder / "inputs.json").write_text(json.dumps(ev.files, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     (folder / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False, indent=1), encoding="utf-8")
     fault_point("ingest")
@@ -201,6 +205,7 @@ def validate(p: RunParams):
         period = _period(fw, p)
         ev, _ = appeals.apply(ev, load_adjustments(p))  # the evidence as decided on review is what gets scored
         report = validation.validate(fw, ev, period)
+        report.problems.extend(office_warnings(fw))  # counted with the others: CLI, summary.md, notebooks
         folder = bundle / "validation"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "results.json").write_text(report.to_json(), encoding="utf-8")
@@ -208,6 +213,18 @@ def validate(p: RunParams):
         validation.raise_for_errors(report)
     fault_point("validate")
     return report
+
+
+def office_warnings(fw: frameworks.Framework) -> list[Problem]:
+    """The run's documents would go out under a derived issuer: templates/office.yaml has no entry
+    for the framework's jurisdiction (a broken office file is refused before the run starts)."""
+    from .documents import office
+
+    try:
+        found = office.unconfigured_problem(office.office_for(fw))
+    except office.OfficeError:
+        return []
+    return [] if found is None else [found]
 
 
 def _period(fw: frameworks.Framework, p: RunParams) -> Period:
@@ -289,6 +306,16 @@ def load_results(p: RunParams) -> Results:
 
 PREVIOUS_COLUMNS = ["unit_id", "unit_name", "unit_group", "total", "grade", "rank", "vetoed"]
 COMPARISON_FILE = "comparison.json"  # in reports/: whether last year's bundle was used, and why not
+OFFICE_FILE = "office.json"  # in reports/: the issuer's jurisdiction, whether configured (else the warning), letterhead, demo
+
+
+def office_status(bundle: Path) -> dict | None:
+    """reports/office.json as the report stage wrote it (None before the report stage ran)."""
+    path = Path(bundle) / "reports" / OFFICE_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 class PreviousUnusable(Exception):
@@ -407,9 +434,19 @@ def report(p: RunParams) -> dict[str, Path]:
         for c in ("total_before", "total_after"):
             appeals[c] = pd.to_numeric(appeals[c], errors="coerce")
     reports = p.bundle / "reports"
+    from . import dataset
+    from .documents import office
+
+    declared = dataset.of_bundle(p.bundle)
+    synthetic = bool(declared and declared.synthetic)
     files = documents.write_reports(res.framework, res.unit_scores, res.indicator_scores, res.line_items, ev.events,
                                     reports, previous=previous, period=res.period.label, facts=ev.facts,
-                                    comparison=comparison, appeals=appeals, comparison_note=note, no_events=bool(p.no_events))
+                                    comparison=comparison, appeals=appeals, comparison_note=note, no_events=bool(p.no_events),
+                                    synthetic=synthetic)
+    status = office.office_status(office.office_for(res.framework, synthetic=synthetic))
+    status["dataset"] = declared.to_dict() if declared else None
+    (reports / OFFICE_FILE).write_text(json.dumps(status, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    files["office_status"] = reports / OFFICE_FILE
     if comparison is not None:  # years side by side, also as a table for the analyst
         path = reports / f"与{p.previous_slot}对比.csv"
         csvio.write_csv(comparison, path)

@@ -139,13 +139,32 @@ def _derived(office: dict, jurisdiction: str) -> dict:
 
 
 def unconfigured_warning(jurisdiction: str, office: dict) -> str:
-    """What a run says when the office file has no entry for the framework's jurisdiction."""
-    return (f"公文设置 templates/office.yaml 的 jurisdictions 中没有“{jurisdiction}”：发文机关按“{office['issuer']}”生成，"
-            f"发文字号的机关代字留空待填，主送机关为“{office.get('recipients') or '—'}”，未排抄送；"
-            f"印发前请在 jurisdictions 下写明本单位的设置（见 README“本单位的公文设置”）"
-            f"（templates/office.yaml has no entry for {jurisdiction} under jurisdictions: the issuer is derived as "
-            f"{office['issuer']}, the document number prefix is left blank, recipients are generic and there is no cc; "
-            f"add your office's settings before sending, see the README section on office settings）")
+    """What a run says when the office file has no entry for the framework's jurisdiction (Chinese, English beside)."""
+    zh, en = _unconfigured(jurisdiction, office)
+    return f"{zh}（{en}）"
+
+
+def _unconfigured(jurisdiction: str, office: dict) -> tuple[str, str]:
+    cc = "未排抄送" if not (office.get("imprint") or {}).get("cc") else "抄送机关取通用设置"
+    zh = (f"公文设置 templates/office.yaml 的 jurisdictions 中没有“{jurisdiction}”：发文机关按“{office['issuer']}”生成，"
+          f"发文字号的机关代字留空待填，主送机关为“{office.get('recipients') or '—'}”，{cc}；"
+          f"印发前请在 jurisdictions 下写明本单位的设置（见 README“本单位的公文设置”）")
+    en = (f"templates/office.yaml has no entry for {jurisdiction} under jurisdictions: the issuer is derived as "
+          f"{office['issuer']}, the document number prefix is left blank and the recipients are generic; "
+          f"add your office's settings before sending (README: office settings)")
+    return zh, en
+
+
+def unconfigured_problem(office: dict):
+    """The warning as one of the run's listed warnings (None when the jurisdiction has its settings)."""
+    from ..problems import Problem
+
+    status = office.get("_status") or {}
+    if status.get("configured", True):
+        return None
+    zh, en = _unconfigured(status["jurisdiction"], office)
+    return Problem(file="templates/office.yaml", column="jurisdictions", value=status["jurisdiction"], rule="office-unconfigured",
+                   severity="warning", message_zh=zh, message_en=en)
 
 
 def demo(office: dict) -> dict:
