@@ -446,6 +446,10 @@ def red_header(w: Writer, mark: str, doc_number: str | None, color: str) -> None
         lh.write_number(doc_number or "")
         return
     p = w.para(mark, "GwMark")
+    size = w.doc.styles["发文机关标志"].font.size
+    fit = TEXT_WIDTH_MM * 72 / 25.4 / max(text_width_chars(mark), 1)  # one line across the text block at most
+    if size is not None and size.pt > fit:  # a long name, or one marked （演示）: smaller, never wrapped
+        p.runs[0].font.size = Pt(int(fit * 2) / 2)
     p.paragraph_format.space_before = Pt(35 * 72 / 25.4 - 6)
     w.blank(1)
     number = w.para(doc_number or "", "GwDocNumber")
