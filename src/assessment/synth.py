@@ -221,22 +221,23 @@ def write(tables: dict[str, pd.DataFrame], out: Path, form: str = "csv", descrip
     from . import dataset
 
     out.mkdir(parents=True, exist_ok=True)
-    declared = dataset.write(out, description or describe(tables), made_with)
     if form == "csv":
         paths = []
         for name, df in tables.items():
             path = out / f"{name}.csv"
             df.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
             paths.append(path)
-        return paths + [declared]
-    return [write_workbook(tables, out / "evidence.xlsx"), declared]
+    else:
+        paths = [write_workbook(tables, out / "evidence.xlsx")]  # refused before anything is declared when too big
+    return paths + [dataset.write(out, description or describe(tables), made_with)]
 
 
 def describe(tables: dict[str, pd.DataFrame]) -> str:
     """What `dataset.yaml` says of synthetic evidence: that it is synthetic, and how much of it there is."""
-    units = tables["units"]
+    units = tables.get("units", pd.DataFrame(columns=["unit_group"]))
     groups = "、".join(f"{g}{n}家" for g, n in units["unit_group"].value_counts(sort=False).items())
-    return (f"演示数据（合成）：{len(units)}家单位（{groups}），{len(tables['events'])}条事件，{len(tables['facts'])}条指标事实，"
+    counts = {k: len(tables[k]) if k in tables else 0 for k in ("events", "facts")}
+    return (f"演示数据（合成）：{len(units)}家单位（{groups}），{counts['events']}条事件，{counts['facts']}条指标事实，"
             f"均为程序随机生成，不是任何真实单位的考评结果；单位名称借用真实名称只为看起来真实。\n"
             f"Synthetic demo evidence: every unit, event and fact is randomly generated, not any real unit's result.")
 
