@@ -106,6 +106,7 @@ def _ids(evidence_ids: Any) -> list[str]:
 
 # the 指标 and 说明及依据 columns wrap and share what the date, id and 来源 columns leave
 NOTICE_FLEX = (1, 5)
+NOTICE_TEXT_CHARS = 8.0  # each of them this wide at least (or as wide as its text), else a smaller size
 
 
 class NoticeWriter:
@@ -162,15 +163,14 @@ class NoticeWriter:
         """A notice table whose date, id and 来源 columns are as wide as their longest entry (an id
         such as LS2023-008 never breaks inside; its text stays exactly as in the evidence, so it
         can be searched and copied), rows that never split across pages, the header repeated."""
-        widths, size = None, None
-        for size in (TABLE_PT, SMALL_TABLE_PT):
-            widths = fit_widths(header, rows, size, TEXT_WIDTH_MM, NOTICE_FLEX, min_flex_chars=5.0)
+        widths, size = None, SMALL_TABLE_PT
+        # 小四 with text columns of 8 characters or more, then 五号 so; then 五号 with 5, then 3
+        for size, floor, comfortable in ((TABLE_PT, 4.0, NOTICE_TEXT_CHARS), (SMALL_TABLE_PT, 4.0, NOTICE_TEXT_CHARS),
+                                         (SMALL_TABLE_PT, 5.0, None), (SMALL_TABLE_PT, 3.0, None)):
+            widths = fit_widths(header, rows, size, TEXT_WIDTH_MM, NOTICE_FLEX, floor, comfortable)
             if widths is not None:
                 break
-        if widths is None:  # an id longer than the page allows: squeeze the text columns to 3 characters
-            size = SMALL_TABLE_PT
-            widths = fit_widths(header, rows, size, TEXT_WIDTH_MM, NOTICE_FLEX, min_flex_chars=3.0) or \
-                [TEXT_WIDTH_MM / len(header)] * len(header)
+        widths = widths or [TEXT_WIDTH_MM / len(header)] * len(header)  # an id wider than the page
         return table_xml(widths, header, rows, self.fonts, aligns, split_rows=False,
                          size_pt=None if size == TABLE_PT else size)
 

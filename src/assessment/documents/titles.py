@@ -87,6 +87,7 @@ def title_lines(text: str, keep: Iterable[str] = (), landscape: bool = False, ca
     cap = capacity if capacity is not None else line_chars(landscape)
     if printed_width(text) <= cap or len(text) < 2:
         return [text]
+    keep = [k for k in keep if printed_width(str(k)) <= cap]  # a name longer than a line must break: between its words
     cuts = [0] + break_points(text, keep) + [len(text)]
     n = len(cuts)
 
