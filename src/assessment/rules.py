@@ -466,7 +466,7 @@ def timeliness(r: RuleInput) -> pd.DataFrame:
     pts = r.points * share
     ids = _join_ids(ev).reindex(on_time.index).fillna("")
     why = (f"{r.name}：按时办结 " + _count(on_time["sum"]).to_numpy() + "/" + _count(on_time["count"]).to_numpy() + " 件，得 " + _fmt(pts).to_numpy() + " 分")
-    return _lines(r, on_time.index, pts, ids.to_numpy(), why.to_numpy())
+    return _lines(r, on_time.index, pts, ids.to_numpy(), np.asarray(why, dtype=object))
 
 
 @register("bonus", PerEventParams, kind="bonus", description="加分指标，计入基础分之外，得满为止 (bonus outside the base, capped)")
