@@ -206,7 +206,7 @@ def test_fonts_sizes_and_heading_levels(reports):
     assert rf.get(qn("w:eastAsia")) == "仿宋_GB2312" and rf.get(qn("w:asciiTheme")) is None
     paras = doc.paragraphs
     title = next(p for p in paras if p.style.name == "公文标题")
-    assert title.text == "泗洪县人民政府办公室关于2023年度政务新媒体监管工作考核结果的通报"
+    assert title.text.split("\n") == ["泗洪县人民政府办公室关于2023年度", "政务新媒体监管工作考核结果的通报"]  # lines at words
     assert title.alignment is None and title.style.paragraph_format.alignment == WD_ALIGN_PARAGRAPH.CENTER
     assert style_font(title.style) == "方正小标宋简体" and style_size(title.style) == Pt(22)
     expected = {"公文一级标题": ("黑体", 0), "公文二级标题": ("楷体_GB2312", 1), "公文三级标题": ("仿宋_GB2312", None)}
@@ -254,7 +254,8 @@ def test_body_sentences(reports):
     assert "龙集镇（单项否决）" in text and "县卫生健康委员会（55分）" in text
     assert "予以通报表扬：青阳街道、县教育局。" in text
     assert "龙集镇因“抽查检查中被判定不合格”被单项否决" in text
-    assert "共发现8个，占扣分问题总数的57.1%，合计扣8分，涉及双沟镇、青阳街道、县卫生健康委员会共3家单位。" in text
+    assert "共发现8个（8条记录），占扣分问题总数的57.1%，合计扣8分，涉及双沟镇、青阳街道、县卫生健康委员会共3家单位。" in text
+    assert "本次考评共发现扣分问题14个（14条记录，问题数按记录的数量合计），涉及4家单位" in text
     assert "并于2024年2月8日前将书面整改报告报送县政府办公室" in text
     assert "{" not in text and "}" not in text
 
@@ -314,13 +315,13 @@ def test_notices_list_each_deduction(reports):
     assert notices["0102"].name == "0102-双沟镇.docx"
     doc = Document(notices["0102"])
     assert round(doc.sections[0].top_margin.mm, 1) == 37 and doc.settings.odd_and_even_pages_header_footer
-    texts = [p.text for p in doc.paragraphs]
+    texts = [p.text.replace("\n", "") for p in doc.paragraphs]
     assert "关于双沟镇2023年度政务新媒体监管工作考核扣分问题的整改通知" in texts
     assert any("你单位得分82.5分，在乡镇街道中排名第2，等次为良好" in t for t in texts)
     rows = [[c.text for c in r.cells] for r in doc.tables[0].rows]
     assert rows[0] == ["序号", "指标", "扣分", "日期", "证据编号", "说明及依据"]
     assert rows[1][:3] == ["1", "A4 发布信息内容中出现错别字", "-5"]
-    assert rows[1][3].split("\n") == ["2023.4.2", "2023.4.9", "2023.5.3", "2023.5.10", "2023.6.1"]
+    assert rows[1][3].split("\n") == ["2023年4月2日", "2023年4月9日", "2023年5月3日", "2023年5月10日", "2023年6月1日"]
     assert rows[1][4] == "E003\nE004\nE005\nE006\nE007"
     assert "依据：发布信息内容中出现错别字的，每次扣1分。" in rows[1][5]
     assert rows[2][:3] == ["2", "B2 权威信息转发", "-3"]
@@ -347,7 +348,7 @@ def test_workbook_sheets_formats_and_formula_safety(tmp_path):
     assert total["G2"].number_format == "0.00" and total["A2"].number_format == "@"
     assert total.column_dimensions["B"].width == 28
     detail = wb["扣分明细"]
-    cell = next(c for c in detail["I"] if str(c.value).startswith("=HYPERLINK"))
+    cell = next(c for c in detail["J"] if str(c.value).startswith("=HYPERLINK"))
     assert cell.data_type == "s" and cell.quotePrefix
     with zipfile.ZipFile(paths["workbook"]) as z:
         assert "<f>" not in z.read("xl/worksheets/sheet3.xml").decode()
@@ -430,10 +431,33 @@ def test_quarter_charts_attachment_and_unknown_group(tmp_path):
     paths = write_reports(fw, us, ins, li, ev, tmp_path, office=office, period="2023Q3")
     assert paths["notification"].name == "通报-sihong-new-media-2023-2023Q3.docx"
     doc = Document(paths["notification"])
-    texts = [p.text for p in doc.paragraphs]
+    texts = [p.text.replace("\n", "") for p in doc.paragraphs]
     assert texts[texts.index("泗洪县人民政府办公室关于2023年第三季度政务新媒体监管工作考核结果的通报") + 1] == ""
     assert "附件：1.2023年第三季度政务新媒体监管工作考核结果" in texts and "2.2023年第三季度政务新媒体监管工作考核结果图表" in texts
     assert "附件1" in texts and "附件2" in texts
     assert len(doc.inline_shapes) == 2
     assert len(doc.tables) == 3 and "县卫生健康委员会" in doc.tables[2].rows[1].cells[1].text
     assert any("（三）开发区管委会" == t for t in texts)
+
+
+def test_problem_counts_are_quantities_and_say_so(tmp_path):
+    """Problems are counted by the evidence rows' 数量 everywhere. Hand count: E003 (双沟镇 A4) holds
+    4 typos and E013 (卫健委 A2) 3 shortfalls; A4: 2 + (4 + 4 rows) + 1 = 11 in 8 records, A2: 1 + (3 + 1)
+    = 5 in 3 records, B2: 3 in 3 records; 19 problems in 14 records. Without events the quantities
+    are unknown and the text says records instead — never a count that means something else."""
+    fw, us, ins, li, ev, _ = sample()
+    ev.loc[ev["event_id"] == "E003", "quantity"] = 4
+    ev.loc[ev["event_id"] == "E013", "quantity"] = 3
+    p = problems(fw, us, li, ev)
+    assert list(p["indicator"]) == ["A4", "A2", "B2"]
+    assert list(p["count"]) == [11, 5, 3] and list(p["records"]) == [8, 3, 3]
+    assert p.iloc[0]["share"] == pytest.approx(11 / 19 * 100)
+    assert p.iloc[0]["unit_names"] == ["双沟镇", "青阳街道", "县卫生健康委员会"]  # 8 typos, 2, 1
+    paths = write_reports(fw, us, ins, li, ev, tmp_path / "q", office=OFFICE)
+    text = "\n".join(x.text for x in Document(paths["notification"]).paragraphs)
+    assert "本次考评共发现扣分问题19个（14条记录，问题数按记录的数量合计），涉及4家单位。" in text
+    assert "共发现11个（8条记录），占扣分问题总数的57.9%，合计扣8分" in text
+    assert not re.search(r"[0-9]\.0(?![0-9])", text)  # no 3.0 anywhere
+    paths = write_reports(fw, us, ins, li, None, tmp_path / "n", office=OFFICE)
+    text = "\n".join(x.text for x in Document(paths["notification"]).paragraphs)
+    assert "本次考评共发现扣分问题记录14条，涉及4家单位。" in text and "共8条记录，占扣分问题记录总数的57.1%" in text

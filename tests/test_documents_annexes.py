@@ -124,7 +124,7 @@ def test_appeals_annex_and_paragraph(tmp_path):
     assert "2.2023年度政府网站与政务新媒体考核复核情况" in paras
     table = table_with(tables, ["序号", "单位名称", "证据编号\n及指标"])
     assert table[1] == ["1", "县教育局", "E0042\nA4 发布信息内容中出现错别字", "撤销",
-                        "撤销错别字扣分1处\n理由：经核实为引用原文，不属错别字", "张三\n2024.1.15", "78\n合格", "79\n合格"]
+                        "撤销错别字扣分1处\n理由：经核实为引用原文，不属错别字", "张三\n2024年1月15日", "78\n合格", "79\n合格"]
     assert table[2][:4] == ["2", "双沟镇", "E0007\nB2 权威信息转发", "变更"]
     assert table[2][6:] == ["79.5\n合格", "81.5\n良好"]
     sheet = load_workbook(paths["workbook"])["复核情况"]
@@ -137,7 +137,7 @@ def test_components_are_sub_scores_of_a_combined_result(tmp_path):
     fw, us, ins, li = sample()
     paths = write_reports(fw, us, ins, li, None, tmp_path, office=OFFICE, components=COMPONENTS)
     paras, tables = texts(paths["notification"])
-    assert "泗洪县人民政府办公室关于2023年度政府网站与政务新媒体综合考评结果的通报" in paras
+    assert "泗洪县人民政府办公室关于2023年度\n政府网站与政务新媒体综合考评结果的通报" in paras  # title lines at words
     opening = paras[paras.index("各乡镇人民政府、街道办事处，县各部门、各直属单位：") + 1]
     assert "考评结果由政府网站（30%）、政务新媒体（70%）2项考评结果加权综合而成" in opening
     assert "附件：2023年度政府网站与政务新媒体综合考评结果" in paras

@@ -213,6 +213,12 @@ def _fmt(x: pd.Series | np.ndarray | float) -> pd.Series:
     return s.map(lambda v: f"{v:g}")
 
 
+def _count(x: pd.Series | np.ndarray) -> pd.Series:
+    """Counts (quantities, problems, cases) as whole numbers: 3, not 3.0, and 1200000, not 1.2e+06;
+    a count that is not whole (it should not happen: quantities are integers) shows its decimals."""
+    return pd.Series(np.asarray(x, dtype=float)).map(lambda v: f"{v:.0f}" if float(v).is_integer() else f"{v:.10g}")
+
+
 def _date_str(s: pd.Series) -> pd.Series:
     return pd.to_datetime(s).dt.strftime("%Y-%m-%d").fillna("")
 
@@ -243,7 +249,7 @@ def _event_lines(r: RuleInput, sign: float, verb: str, kind: str) -> pd.DataFram
     def explain(rows: pd.DataFrame) -> pd.Series:
         level = rows["level"].fillna("").astype(str)
         level = level.where(level == "", "（" + level + "）")
-        return (r.name + level + "：" + _date_str(rows["date"]) + " " + rows["quantity"].astype(int).astype(str)
+        return (r.name + level + "：" + _date_str(rows["date"]) + " " + _count(rows["quantity"]).to_numpy()
                 + "次，" + verb + _fmt(_price(r, rows)).to_numpy() + "分")
 
     why = per_combination(ev, ["level", "date", "quantity"], explain)
@@ -309,7 +315,7 @@ def _veto_at_count(r: RuleInput, at: int, count: str, opening: str) -> pd.DataFr
         return pd.DataFrame(columns=LINE_COLUMNS)
     ids = _join_ids(ev[ev["unit_id"].isin(hit.index)]).reindex(hit.index)
     noun, measure = _count_words(count)
-    why = (f"{opening}：{r.name}，{noun} " + hit.map(lambda v: f"{v:g}").astype(str) + f" {measure}，达到 {at} {measure}（"
+    why = (f"{opening}：{r.name}，{noun} " + _count(hit).to_numpy() + f" {measure}，达到 {at} {measure}（"
            + ids.astype(str) + "）")
     return _lines(r, hit.index, np.zeros(len(hit)), ids.to_numpy(), why.to_numpy(), "veto")
 
@@ -355,8 +361,10 @@ def threshold(r: RuleInput) -> pd.DataFrame:
     ok = counts.to_numpy() <= p.max_count
     pts = np.where(ok, r.points, 0.0)
     names = "、".join(p.indicators) + (f"（只计来源为{'、'.join(p.sources)}的）" if p.sources else "")
-    why = np.where(ok, f"{r.name}：{names} 问题共 " + counts.astype(str) + f" 个，不多于 {p.max_count} 个，得 {r.points:g} 分",
-                   f"{r.name}：{names} 问题共 " + counts.astype(str) + f" 个，多于 {p.max_count} 个，不得分")
+    shown = _count(counts).to_numpy()  # the sum of quantities is a float: 3, never 3.0
+    what, m = ("问题数（数量合计）", "个") if p.count == "quantity" else ("问题记录", "条")
+    why = np.where(ok, f"{r.name}：{names} {what}共 " + shown + f" {m}，不多于 {p.max_count} {m}，得 {r.points:g} 分",
+                   f"{r.name}：{names} {what}共 " + shown + f" {m}，多于 {p.max_count} {m}，不得分")
     return _lines(r, counts.index, pts, ids.to_numpy(), why)
 
 
@@ -457,8 +465,8 @@ def timeliness(r: RuleInput) -> pd.DataFrame:
     share = np.where(on_time["count"] > 0, on_time["sum"] / on_time["count"].clip(lower=1), 1.0)
     pts = r.points * share
     ids = _join_ids(ev).reindex(on_time.index).fillna("")
-    why = (f"{r.name}：按时办结 " + on_time["sum"].astype(str) + "/" + on_time["count"].astype(str) + " 件，得 " + _fmt(pts).to_numpy() + " 分")
-    return _lines(r, on_time.index, pts, ids.to_numpy(), why.to_numpy())
+    why = (f"{r.name}：按时办结 " + _count(on_time["sum"]).to_numpy() + "/" + _count(on_time["count"]).to_numpy() + " 件，得 " + _fmt(pts).to_numpy() + " 分")
+    return _lines(r, on_time.index, pts, ids.to_numpy(), np.asarray(why, dtype=object))
 
 
 @register("bonus", PerEventParams, kind="bonus", description="加分指标，计入基础分之外，得满为止 (bonus outside the base, capped)")

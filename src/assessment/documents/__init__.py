@@ -111,7 +111,7 @@ def write_reports(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.DataF
     else:
         doc = build_notification(fw, units, indicators, lines, office, previous, period, list(pngs.values()),
                                  comparison=comparison, appeals=appeals, components=components,
-                                 no_events=no_events, comparison_note=comparison_note)
+                                 no_events=no_events, comparison_note=comparison_note, events=events)
     if components:
         sheets.append(components_sheet(fw, units, components))
     if comparison is not None:

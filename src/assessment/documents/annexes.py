@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from . import summary
-from .docformat import Writer, chinese_numeral
+from .docformat import Writer, chinese_date, chinese_numeral
 from .layout import Annex, open_annex, table_layout
 from .office import fill, fmt
 
@@ -53,11 +53,11 @@ def rank_text(x: Any) -> str:
 
 
 def short_date(x: Any) -> str:
-    """2024.1.15, as dates stand in the notices' tables."""
+    """2024年1月15日: one date style in every document and table (GB/T 9704 7.3.5)."""
     if _blank(x):
         return "—"
     d = pd.Timestamp(x) if not isinstance(x, (date, datetime)) else x
-    return f"{d.year}.{d.month}.{d.day}"
+    return chinese_date(d)
 
 
 def _flag(x: Any) -> bool:
@@ -165,8 +165,8 @@ def appeal_rows(fw: Any, appeals: pd.DataFrame, office: dict) -> list[list[str]]
         code = _text(r.indicator)
         node = nodes.get(code)
         what = "\n".join(x for x in (_text(r.evidence_id), f"{code} {node.name}" if node is not None else code) if x)
-        detail = _text(r.detail)
-        reason = _text(r.reason)
+        detail = summary.chinese_dates(_text(r.detail))
+        reason = summary.chinese_dates(_text(r.reason))
         text = detail + ("\n" if detail and reason else "") + (fill(cfg["reason"], {}, reason=reason) if reason else "")
         before = f"{fmt(r.total_before)}\n{_text(r.grade_before) or '—'}"
         after = f"{fmt(r.total_after)}\n{_text(r.grade_after) or '—'}"

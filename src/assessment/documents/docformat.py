@@ -440,6 +440,7 @@ class Writer:
 
 def red_header(w: Writer, mark: str, doc_number: str | None, color: str) -> None:
     """版头: 发文机关标志 35 mm below the text block's top, 发文字号 two lines down, red line under it.
+    Without a 发文字号 the red line sits under the 标志 itself: no empty lines where a number would be.
     On an office's own template the template's 版头 stands instead; only its {{发文字号}} is filled."""
     lh = getattr(w.doc, "_gw_letterhead", None)
     if lh is not None:
@@ -451,8 +452,11 @@ def red_header(w: Writer, mark: str, doc_number: str | None, color: str) -> None
     if size is not None and size.pt > fit:  # a long name, or one marked （演示）: smaller, never wrapped
         p.runs[0].font.size = Pt(int(fit * 2) / 2)
     p.paragraph_format.space_before = Pt(35 * 72 / 25.4 - 6)
-    w.blank(1)
-    number = w.para(doc_number or "", "GwDocNumber")
+    if doc_number:
+        w.blank(1)
+        number = w.para(doc_number, "GwDocNumber")
+    else:
+        number = p
     ppr = number._p.get_or_add_pPr()
     ppr.append(parse_xml(
         f'<w:pBdr {nsdecls("w")}><w:bottom w:val="single" w:sz="12" w:space="11" w:color="{color}"/></w:pBdr>'))

@@ -16,6 +16,8 @@ from .docformat import (
 )
 from docx.shared import Twips
 
+from .titles import write_title
+
 SMALL_TABLE_PT = 10.5  # 五号
 
 
@@ -65,7 +67,7 @@ def open_annex(w: Writer, label: str, title: str, landscape: bool = False) -> No
     else:
         w.page_break_before(w.para(label, "GwAnnexLabel"))
     w.blank(1)
-    w.para(title, "GwTitle")
+    write_title(w, title, landscape=landscape)
     w.blank(1)
 
 

@@ -15,8 +15,13 @@ import pandas as pd
 from docx.oxml.ns import qn
 
 from . import summary
-from .docformat import TEXT_WIDTH_MM, Fonts, Writer, office_document, red_header, set_core, signature, table_xml, to_bytes
-from .office import context, demo_line, fill, fixed_time, fmt
+from .docformat import (
+    TABLE_PT, TEXT_WIDTH_MM, Fonts, Writer, chinese_date, fit_widths, office_document, red_header, set_core, signature,
+    table_xml, to_bytes,
+)
+from .layout import SMALL_TABLE_PT
+from .office import context, demo_line, doc_number, fill, fixed_time, fmt
+from .titles import title_keep, write_title
 from .reproducible import write_package
 from ..values import INVISIBLE
 
@@ -56,10 +61,52 @@ def units_with_notices(unit_scores: pd.DataFrame, line_items: pd.DataFrame) -> p
 
 
 def _event_dates(events: pd.DataFrame | None) -> dict[str, str]:
+    """event_id → 2023年2月14日 (the 公文 date style, in tables too)."""
     if events is None or events.empty or "date" not in events:
         return {}
     dates = pd.to_datetime(events["date"], errors="coerce")
-    return {str(e): f"{d.year}.{d.month}.{d.day}" for e, d in zip(events["event_id"], dates) if pd.notna(d)}
+    return {str(e): chinese_date(d) for e, d in zip(events["event_id"], dates) if pd.notna(d)}
+
+
+def _event_sources(events: pd.DataFrame | None) -> dict[str, str]:
+    """event_id → 来源 (抽查, 日常监测 …), for the veto evidence a notice names."""
+    if events is None or events.empty or "source" not in events:
+        return {}
+    return {str(e): str(s) for e, s in zip(events["event_id"], events["source"]) if isinstance(s, str) and s.strip()}
+
+
+def notice_office(office: dict) -> dict:
+    """The settings a notice is written with: its own 报送期限 wording (“收到本通知之日起…”, never
+    the 通报's “收到本通报之日起…”), from the `notice:` block where it gives one."""
+    cfg = office.get("notice") or {}
+    out = dict(office)
+    for key in ("due_date_text", "due_by", "due_by_text"):
+        if cfg.get(key):
+            out[key] = cfg[key]
+    return out
+
+
+def notice_doc_number(fw: Any, office: dict) -> str:
+    """发文字号 of a notice: `notice.doc_number` (a dict like the office's doc_number, merged over
+    it; false: none), else the office's 代字 and year with the number left blank — every notice is
+    numbered by the office when it is sent, so the 通报's number is never repeated on them."""
+    spec = (office.get("notice") or {}).get("doc_number")
+    if spec is False:
+        return ""
+    base = {**(office.get("doc_number") or {}), "number": None}
+    return doc_number(fw, {**office, "doc_number": {**base, **(spec or {})}})
+
+
+VETO_COLUMNS = ["序号", "否决事项", "日期", "证据编号", "来源", "说明及依据"]
+
+
+def _ids(evidence_ids: Any) -> list[str]:
+    return [x.strip() for x in str(evidence_ids or "").split(";") if x.strip()]
+
+
+# the 指标 and 说明及依据 columns wrap and share what the date, id and 来源 columns leave
+NOTICE_FLEX = (1, 5)
+NOTICE_TEXT_CHARS = 8.0  # each of them this wide at least (or as wide as its text), else a smaller size
 
 
 class NoticeWriter:
@@ -70,8 +117,10 @@ class NoticeWriter:
         self.fonts = Fonts.from_office(office)
         self.doc = office_document(office, self.fonts)
         self.writer = Writer(self.doc, self.fonts)
-        self.ctx = context(fw, office, period, n_units)
+        self.ctx = context(fw, notice_office(office), period, n_units)
+        self.number = notice_doc_number(fw, office)
         self.dates = _event_dates(events)
+        self.sources = _event_sources(events)
         self.when = fixed_time(fw, office)
 
     def _clear(self) -> None:
@@ -87,7 +136,7 @@ class NoticeWriter:
     def rows(self, lines: pd.DataFrame) -> Iterator[list[str]]:
         for seq, line in enumerate(lines.itertuples(), start=1):
             node = self.fw.nodes.get(line.indicator)
-            ids = [x.strip() for x in str(line.evidence_ids or "").split(";") if x.strip()]
+            ids = _ids(line.evidence_ids)
             dates = [self.dates.get(i, "—") for i in ids]  # line k of both cells is one event
             yield [
                 str(seq),
@@ -98,20 +147,52 @@ class NoticeWriter:
                 self.detail(str(line.explanation or ""), getattr(node, "basis", None) if node is not None else None),
             ]
 
+    def veto_rows(self, lines: pd.DataFrame) -> list[list[str]]:
+        """The veto evidence: each veto line's item, and per evidence row its date, id and 来源."""
+        out = []
+        for seq, line in enumerate(lines.itertuples(), start=1):
+            node = self.fw.nodes.get(line.indicator)
+            ids = _ids(line.evidence_ids)
+            out.append([
+                str(seq),
+                f"{line.indicator} {node.name}" if node is not None else str(line.indicator),
+                "\n".join(self.dates.get(i, "—") for i in ids) or "—",
+                "\n".join(ids) or "—",
+                "\n".join(self.sources.get(i, "—") for i in ids) or "—",
+                self.detail(str(line.explanation or ""), getattr(node, "basis", None) if node is not None else None),
+            ])
+        return out
+
+    def table(self, header: list[str], rows: list[list[str]], aligns: list[str]) -> str:
+        """A notice table whose date, id and 来源 columns are as wide as their longest entry (an id
+        such as LS2023-008 never breaks inside; its text stays exactly as in the evidence, so it
+        can be searched and copied), rows that never split across pages, the header repeated."""
+        widths, size = None, SMALL_TABLE_PT
+        # 小四 with text columns of 8 characters or more, then 五号 so; then 五号 with 5, then 3
+        for size, floor, comfortable in ((TABLE_PT, 4.0, NOTICE_TEXT_CHARS), (SMALL_TABLE_PT, 4.0, NOTICE_TEXT_CHARS),
+                                         (SMALL_TABLE_PT, 5.0, None), (SMALL_TABLE_PT, 3.0, None)):
+            widths = fit_widths(header, rows, size, TEXT_WIDTH_MM, NOTICE_FLEX, floor, comfortable)
+            if widths is not None:
+                break
+        widths = widths or [TEXT_WIDTH_MM / len(header)] * len(header)  # an id wider than the page
+        return table_xml(widths, header, rows, self.fonts, aligns, split_rows=False,
+                         size_pt=None if size == TABLE_PT else size)
+
     def detail(self, explanation: str, basis: str | None) -> str:
         cfg = self.office["notice"]
+        explanation = summary.chinese_dates(explanation)
         if basis:
             return fill(cfg["detail"], self.ctx, explanation=explanation, basis=str(basis).strip()).replace("\\n", "\n")
         return fill(cfg["detail_no_basis"], self.ctx, explanation=explanation)
 
-    def build(self, unit: Any, lines: pd.DataFrame) -> bytes:
-        """One unit's notice as .docx bytes (not yet normalised)."""
+    def build(self, unit: Any, lines: pd.DataFrame, vetoes: pd.DataFrame | None = None) -> bytes:
+        """One unit's notice as .docx bytes (not yet normalised). `vetoes`: the unit's veto lines."""
         self._clear()
         w, cfg, ctx = self.writer, self.office["notice"], self.ctx
         title = fill(cfg["title"], ctx, unit=unit.unit_name)
-        red_header(w, self.office["mark"], "", self.office.get("mark_color", "FF0000"))
+        red_header(w, self.office["mark"], self.number, self.office.get("mark_color", "FF0000"))
         w.blank(2)
-        w.para(title, "GwTitle")
+        write_title(w, title, keep=title_keep(self.office, ctx, str(unit.unit_name)))
         w.blank(1)
         w.para(f"{unit.unit_name}：", "GwFlush")
         if demo_line(self.office, ctx):  # demo data: said under the addressee, as in the 通报
@@ -119,25 +200,27 @@ class NoticeWriter:
         if bool(unit.vetoed):
             w.para(fill(cfg["opening_vetoed"], ctx, reasons=summary.quoted(summary.veto_reason_text(self.fw, unit.veto_reasons)),
                         grade=unit.grade))
+            if vetoes is not None and len(vetoes):
+                w.para(fill(cfg.get("veto_intro", "单项否决事项及证据如下："), ctx))
+                w.table(self.table(list(cfg.get("veto_columns") or VETO_COLUMNS), self.veto_rows(vetoes),
+                                   ["center", "left", "center", "center", "center", "left"]))
         else:
             w.para(fill(cfg["opening_scored"], ctx, total=fmt(unit.total), group=unit.unit_group,
                         rank=int(unit.rank), grade=unit.grade))
         if lines.empty:
             w.para(fill(cfg["no_deductions"], ctx))
         else:
-            widths = [12.0, 34.0, 13.0, 22.0, 20.0]
-            widths.append(TEXT_WIDTH_MM - sum(widths))
             aligns = ["center", "left", "center", "center", "center", "left"]
-            w.table(table_xml(widths, cfg["columns"], self.rows(lines), self.fonts, aligns, split_rows=True))
+            w.table(self.table(list(cfg["columns"]), list(self.rows(lines)), aligns))
             w.para(fill(cfg["total"], ctx, points=fmt(-lines["points"].sum())))
         signature(w, self.office.get("signature") or self.office["issuer"], ctx["date_text"],
                   bool(self.office.get("seal", True)))
         set_core(self.doc, title, self.office["issuer"], self.when)
         return to_bytes(self.doc)
 
-    def write(self, unit: Any, lines: pd.DataFrame, folder: Path) -> Path:
+    def write(self, unit: Any, lines: pd.DataFrame, folder: Path, vetoes: pd.DataFrame | None = None) -> Path:
         return write_package(folder / notice_file_name(str(unit.unit_id), str(unit.unit_name)),
-                             self.build(unit, lines), self.when)
+                             self.build(unit, lines, vetoes), self.when)
 
 
 def write_notices(fw: Any, unit_scores: pd.DataFrame, line_items: pd.DataFrame, events: pd.DataFrame | None,
@@ -146,8 +229,10 @@ def write_notices(fw: Any, unit_scores: pd.DataFrame, line_items: pd.DataFrame, 
     writer = NoticeWriter(fw, office, events, period, len(unit_scores))
     lines = summary.deductions(line_items).sort_values(["unit_id", "indicator", "rule"], kind="mergesort")
     by_unit = {u: part for u, part in lines.groupby("unit_id", sort=False)}
+    veto_lines = line_items[line_items["kind"] == "veto"].sort_values(["unit_id", "indicator", "rule"], kind="mergesort")
+    vetoes = {u: part for u, part in veto_lines.groupby("unit_id", sort=False)}
     empty = lines.iloc[0:0]
     out = {}
     for unit in units_with_notices(unit_scores, line_items).itertuples():
-        out[str(unit.unit_id)] = writer.write(unit, by_unit.get(unit.unit_id, empty), folder)
+        out[str(unit.unit_id)] = writer.write(unit, by_unit.get(unit.unit_id, empty), folder, vetoes.get(unit.unit_id))
     return out

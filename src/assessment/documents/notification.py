@@ -19,6 +19,7 @@ from .docformat import (
 )
 from .layout import Annex, annex_note, annex_ref, open_annex, render_annexes, table_layout
 from .office import context, demo_line, doc_number, fill, fill_keep_lines, fixed_time, fmt
+from .titles import title_keep, write_title
 
 
 def notification_title(fw: Any, office: dict, period: str | None, n_units: int = 0,
@@ -50,10 +51,11 @@ def build_notification(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.
                        period: str | None = None, charts: list[bytes] | None = None, *,
                        comparison: pd.DataFrame | None = None, appeals: pd.DataFrame | None = None,
                        components: list[dict] | None = None, no_events: bool = False,
-                       comparison_note: str | None = None) -> DocumentObject:
+                       comparison_note: str | None = None, events: pd.DataFrame | None = None) -> DocumentObject:
     """The whole notification as a python-docx Document (not yet saved).
 
     `no_events`: the run declared a year without events (`--no-events`); the body says so.
+    `events` give the quantities the 存在问题 section counts problems by (summary.deductions).
 
     `charts` (PNG bytes) become an attachment when the office sets attachment.include_charts;
     `comparison` and `appeals` add their annexes; `components` make it a combined result whose
@@ -67,7 +69,7 @@ def build_notification(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.
     title = fill(cfg["title"], ctx)
     red_header(w, office["mark"], doc_number(fw, office), office.get("mark_color", "FF0000"))
     w.blank(2)
-    w.para(title, "GwTitle")
+    write_title(w, title, keep=title_keep(office, ctx))
     w.blank(1)
     w.para(fill(office["recipients"], ctx).rstrip("：:") + "：", "GwFlush")
     demo_paragraph(w, office, ctx)
@@ -98,7 +100,7 @@ def build_notification(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.
         w.heading(f"（{chinese_numeral(n_sub + 1)}）{heads['appeals']}", 2)
         w.para(extra.appeals_sentence(appeals, office, ctx, annex_ref(annexes, "appeals", label)))
     w.heading(f"三、{heads['problems']}", 1)
-    _problems(w, fw, unit_scores, line_items, office, ctx)
+    _problems(w, fw, unit_scores, line_items, office, ctx, events)
     w.heading(f"四、{heads['requirements']}", 1)
     requirements(w, office.get("requirements") or [], ctx)
 
@@ -226,22 +228,37 @@ def _results(w: Writer, fw: Any, units: pd.DataFrame, office: dict, ctx: dict) -
     return n_sub
 
 
-def _problems(w: Writer, fw: Any, units: pd.DataFrame, line_items: pd.DataFrame, office: dict, ctx: dict) -> None:
+PROBLEM_WORDING_BY_RECORDS = {
+    "intro_records": "本次考评共发现扣分问题记录{n_records}条，涉及{n_units}家单位。主要问题如下：",
+    "item_records": "共{records}条记录，占扣分问题记录总数的{share}%，合计扣{points}分，涉及{units}。",
+}
+
+
+def _problems(w: Writer, fw: Any, units: pd.DataFrame, line_items: pd.DataFrame, office: dict, ctx: dict,
+              events: pd.DataFrame | None = None) -> None:
+    """三、存在问题. Problems are counted by the evidence rows' 数量 (see summary.deductions), and the
+    text says so and gives the records beside: “共发现5个（2条记录）”. Without events (quantities
+    unknown) it counts records and says records."""
     p_cfg = office["problems"]
-    table = summary.problems(fw, units, line_items)
+    table = summary.problems(fw, units, line_items, events)
     if table.empty:
         w.para(fill(p_cfg["none"], ctx))
         return
-    lines = summary.deductions(line_items)
-    w.para(fill(p_cfg["intro"], ctx, n_problems=int(lines["count"].sum()), n_units=lines["unit_id"].nunique()))
+    lines = summary.deductions(line_items, events)
+    by_quantity = summary.counts_known(lines)
+    n_problems = int(round(lines["count"].sum())) if by_quantity else int(lines["records"].sum())
+    intro = p_cfg["intro"] if by_quantity else p_cfg.get("intro_records", PROBLEM_WORDING_BY_RECORDS["intro_records"])
+    w.para(fill(intro, ctx, n_problems=n_problems, n_records=int(lines["records"].sum()),
+                n_units=lines["unit_id"].nunique()))
+    item = p_cfg["item"] if by_quantity else p_cfg.get("item_records", PROBLEM_WORDING_BY_RECORDS["item_records"])
     cap = int(p_cfg.get("max_units_listed", 10))
     for i, row in enumerate(table.head(int(p_cfg.get("top", 5))).itertuples(), start=1):
         names = row.unit_names
         key = "units_all" if len(names) <= cap else "units_some"
         unit_text = fill(p_cfg[key], ctx, names="、".join(names[:cap]), n=len(names))
         w.heading(f"（{chinese_numeral(i)}）{row.name}", 2)
-        w.para(fill(p_cfg["item"], ctx, count=row.count, share=fmt(row.share, 1), points=fmt(row.points),
-                    units=unit_text))
+        w.para(fill(item, ctx, count=int(row.count), records=int(row.records), share=fmt(row.share, 1),
+                    points=fmt(row.points), units=unit_text))
 
 
 @dataclass(frozen=True)

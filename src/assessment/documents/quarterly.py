@@ -23,6 +23,7 @@ from .docformat import Fonts, Writer, chinese_numeral, office_document, red_head
 from .layout import Annex, annex_ref, open_annex, table_layout
 from .notification import chart_attachment, close_document, requirements, score_annex
 from .office import context, doc_number, fill, fmt
+from .titles import title_keep, write_title
 
 CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
 
@@ -310,7 +311,7 @@ def build_quarterly(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.Dat
     title = fill(cfg["title"], ctx)
     red_header(w, office["mark"], doc_number(fw, office), office.get("mark_color", "FF0000"))
     w.blank(2)
-    w.para(title, "GwTitle")
+    write_title(w, title, keep=title_keep(office, ctx))
     w.blank(1)
     w.para(fill(cfg.get("recipients") or office["recipients"], ctx).rstrip("：:") + "：", "GwFlush")
     from .notification import demo_paragraph

@@ -27,6 +27,7 @@ from .docformat import (
 from .layout import SMALL_TABLE_PT
 from .office import fmt, merged, office_for
 from .reproducible import write_package
+from .titles import write_title
 
 LEVEL_HEADERS = ["一级指标", "二级指标", "三级指标", "四级指标", "五级指标", "六级指标"]
 
@@ -525,7 +526,7 @@ def build_rules_annex(fw: Framework, office: dict | None = None):
     landscape = needs_landscape(fw, base, words)
     w.para(words["label"], "GwAnnexLabel")
     w.blank(1)
-    w.para(words["title"].format(title=annex_title(fw)), "GwTitle")
+    write_title(w, words["title"].format(title=annex_title(fw)), keep=[str(getattr(fw, "jurisdiction", "") or "")])
     w.blank(1)
     section = 0
 

@@ -64,20 +64,42 @@ def overview(fw: Any, units: pd.DataFrame) -> Overview:
     )
 
 
-def deductions(line_items: pd.DataFrame) -> pd.DataFrame:
-    """Lines that took points away for a finding (normalisation and adjustments are not findings)."""
+def deductions(line_items: pd.DataFrame, events: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Lines that took points away for a finding (normalisation and adjustments are not findings),
+    with `records` (evidence rows named) and `count` (problems found).
+
+    One count everywhere: a problem is one unit of an evidence row's 数量 (quantity), as the rules
+    price it (错别字 每处扣1分, a row of 数量 5 is 5 typos) and as `threshold` counts 问题数. With
+    `events` the count is the sum of the named rows' quantities; without them (a combined result,
+    whose lines name score files) quantities are unknown and `count` is NaN — say records then."""
     lines = line_items[(line_items["points"] < 0) & ~line_items["kind"].isin(["normalise", "adjust"])].copy()
-    ids = lines["evidence_ids"].fillna("").astype(str)
-    lines["count"] = ids.map(lambda s: max(1, len([x for x in s.split(";") if x.strip()])))
+    ids = lines["evidence_ids"].fillna("").astype(str).map(lambda s: [x.strip() for x in s.split(";") if x.strip()])
+    lines["records"] = ids.map(lambda xs: max(1, len(xs))).astype(int)
+    if events is None or "quantity" not in events:
+        lines["count"] = float("nan")
+        return lines
+    qty = pd.to_numeric(events["quantity"], errors="coerce").fillna(1.0)
+    quantity = dict(zip(events["event_id"].astype(str), qty))
+    # a line naming no event row (or one the events do not hold) is one problem per named row
+    lines["count"] = ids.map(lambda xs: sum(quantity.get(x, 1.0) for x in xs) if xs else 1.0).astype(float)
     return lines
 
 
-def problems(fw: Any, units: pd.DataFrame, line_items: pd.DataFrame) -> pd.DataFrame:
-    """Deductions by indicator, most frequent first: count, share (%), points, units concerned."""
-    lines = deductions(line_items)
-    columns = ["indicator", "name", "count", "share", "points", "unit_names"]
+def counts_known(lines: pd.DataFrame) -> bool:
+    """Whether `deductions` could read the quantities (else documents count evidence records)."""
+    return bool(len(lines)) and bool(lines["count"].notna().all())
+
+
+def problems(fw: Any, units: pd.DataFrame, line_items: pd.DataFrame, events: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Deductions by indicator, most frequent first: count (the evidence rows' quantities, see
+    `deductions`; the records where quantities are unknown), records, share of all problems (%),
+    points, units concerned (most problems first)."""
+    lines = deductions(line_items, events)
+    columns = ["indicator", "name", "count", "records", "share", "points", "unit_names"]
     if lines.empty:
         return pd.DataFrame(columns=columns)
+    if not counts_known(lines):
+        lines["count"] = lines["records"].astype(float)
     names = dict(zip(units["unit_id"], units["unit_name"]))
     total = lines["count"].sum()
     rows = []
@@ -87,7 +109,8 @@ def problems(fw: Any, units: pd.DataFrame, line_items: pd.DataFrame) -> pd.DataF
         rows.append({
             "indicator": code,
             "name": node.name if node is not None else code,
-            "count": int(part["count"].sum()),
+            "count": int(round(part["count"].sum())),
+            "records": int(part["records"].sum()),
             "share": 100.0 * part["count"].sum() / total,
             "points": float(-part["points"].sum()),
             "unit_names": [names.get(u, u) for u in per_unit.index],
@@ -114,6 +137,15 @@ def veto_reason_text(fw: Any, reasons: Any) -> str:
                 p = re.sub(r"（[^（）]*）$", "", p).strip()  # the evidence ids
         out.append(node.name if node is not None else p)
     return "；".join(dict.fromkeys(out))
+
+
+_ISO_DATE = re.compile(r"(?<![0-9])([12][0-9]{3})-([01][0-9])-([0-3][0-9])(?![0-9])")
+
+
+def chinese_dates(text: str) -> str:
+    """ISO dates inside a sentence (as rules write their explanations: “2023-05-06 2次”) in the
+    公文 style, 2023年5月6日, so a document shows one date style throughout."""
+    return _ISO_DATE.sub(lambda m: f"{int(m.group(1))}年{int(m.group(2))}月{int(m.group(3))}日", str(text))
 
 
 def quoted(text: str) -> str:

@@ -22,8 +22,31 @@ SCORE_FORMAT = "0.00"
 PERCENT_FORMAT = "0.0%"
 TEXT_FORMAT = "@"
 FORMULA_START = ("=", "+", "-", "@")
-KIND_NAMES = {"base": "基础分", "veto": "单项否决", "bonus": "加分", "penalty": "扣分项", "adjust": "调整",
+# 扣分明细: what a line did, in Chinese — by its kind and sign (a base-indicator line taking points
+# away is 扣分, not 基础分), and the rule by its Chinese name with the English id beside it for auditors
+KIND_NAMES = {"base": "基础分", "veto": "单项否决", "bonus": "加分", "penalty": "扣分项扣分", "adjust": "调整",
               "normalise": "折算"}
+RULE_NAMES = {
+    "deduct": "扣分", "award": "得分", "best_level": "最高级别", "threshold": "问题数门槛", "checklist": "逐项核对",
+    "target": "目标值", "deadline": "截止日期", "timeliness": "办理时限", "bonus": "加分", "penalty": "扣分项",
+    "veto": "单项否决", "veto_at": "累计达到即否决", "pool": "扣分池", "spread": "不适用分值分配", "cap": "封顶保底",
+    "normalise": "百分制折算", "bonus_gate": "加分条件", "floor": "总分保底", "veto_score": "否决记分",
+    "adjustment": "复核调整", "weight": "加权", "combination": "综合",
+}
+
+
+def line_kind(kind: str, points: float) -> str:
+    """类型 of a 扣分明细 line: 扣分 for a base line that took points away, 加分 for a bonus, …"""
+    if kind == "base":
+        return "扣分" if points < 0 else "得分"
+    if kind == "adjust":
+        return "调整（扣减）" if points < 0 else "调整"
+    return KIND_NAMES.get(kind, kind)
+
+
+def rule_name(rule: str) -> str:
+    """The rule's Chinese name; an id this table does not know shows as itself (never blank)."""
+    return RULE_NAMES.get(str(rule), str(rule))
 HEADER_FONT = Font(name="黑体", bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 THIN = Side(style="thin", color="A6A6A6")
@@ -38,8 +61,8 @@ TOTAL_COLUMNS = [
 ]
 DETAIL_COLUMNS = [
     ("单位编码", 12, "text"), ("单位名称", 28, "text"), ("单位类别", 12, "text"), ("指标编码", 9, "text"),
-    ("指标名称", 30, "text"), ("规则", 14, "text"), ("分值", 8, "score"), ("证据编号", 22, "text"),
-    ("说明", 50, "text"), ("类型", 9, "text"),
+    ("指标名称", 30, "text"), ("类型", 9, "text"), ("分值", 8, "score"), ("计分规则", 14, "text"),
+    ("证据编号", 22, "text"), ("说明", 50, "text"), ("规则编码", 12, "text"),
 ]
 
 
@@ -149,8 +172,8 @@ def build_workbook(fw: Any, unit_scores: pd.DataFrame, indicator_scores: pd.Data
     lines = lines.join(meta, on="unit_id").sort_values(["unit_id", "indicator", "rule"], kind="mergesort")
     _sheet(wb, "扣分明细", DETAIL_COLUMNS, (
         [r.unit_id, r.unit_name, r.unit_group, r.indicator,
-         fw.nodes[r.indicator].name if r.indicator in fw.nodes else "", r.rule, r.points, r.evidence_ids,
-         r.explanation, KIND_NAMES.get(r.kind, r.kind)]
+         fw.nodes[r.indicator].name if r.indicator in fw.nodes else "", line_kind(r.kind, r.points), r.points,
+         rule_name(r.rule), r.evidence_ids, r.explanation, r.rule]
         for r in lines.itertuples()))
     for title, columns, rows in extra_sheets:
         _sheet(wb, title, columns, rows)
