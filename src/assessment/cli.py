@@ -423,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.func(args)
         except InputError as exc:
             print(exc.render(), file=sys.stderr)
-            print(f"共 {len(exc.problems)} 个问题，未生成运行包（{len(exc.problems)} problems; no bundle written）", file=sys.stderr)
+            print(problems_line(args, len(exc.problems)), file=sys.stderr)
             return 2
         except interrupts.Terminated as exc:
             interrupts.hold()
@@ -434,6 +434,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             if os.environ.get(DEBUG_ENV):
                 traceback.print_exc()
             return 1
+
+
+BUNDLE_WRITERS = {"run", "validate", "combine", "batch"}  # the commands that (would) build a bundle
+
+
+def problems_line(args: argparse.Namespace, n: int) -> str:
+    """The count line under the problems; "no bundle written" only where the command would have written one."""
+    if getattr(args, "command", None) in BUNDLE_WRITERS:
+        return f"共 {n} 个问题，未生成运行包（{n} problems; no bundle written）"
+    return f"共 {n} 个问题（{n} problems）"
 
 
 def _one_line_error(exc: BaseException) -> str:

@@ -367,10 +367,30 @@ def scrub(nb_path: Path) -> None:
     nbformat.write(nb, nb_path)
 
 
-def to_html(nb_path: Path) -> Path:
+# nbconvert's lab page loads require.js, MathJax and mermaid from cdnjs (and, for notebooks holding widget
+# state, the widget manager from unpkg). Government intranets reach no CDN, and a bundle must read the same
+# in ten years: those scripts are left out. The stage notebooks use none of them (no widgets, no LaTeX, no
+# mermaid); outputs are text, tables and inline (data:) images, which need no script. CSS stays inlined.
+OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def html_exporter():
+    """The lab HTML exporter with nothing loaded from the network (see OFFLINE_TEMPLATE)."""
+    import jinja2
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_filename(str(nb_path))
+    return HTMLExporter(template_name="lab", template_file="offline.html.j2", embed_images=True,
+                        extra_loaders=[jinja2.DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})])
+
+
+def to_html(nb_path: Path) -> Path:
+    """The executed notebook as one self-contained HTML page (readable offline; same notebook, same bytes)."""
+    body, _ = html_exporter().from_filename(str(nb_path))
     out = nb_path.with_suffix(".html")
     with open(out, "w", encoding="utf-8") as f:
         f.write(body[: len(body) // 2])
