@@ -26,12 +26,13 @@ fonts:
 	    fonts-noto-cjk fontconfig >/dev/null; \
 	fi
 
-# LibreOffice (render checks of the documents), poppler (PDF → PNG/text), and the fonts above.
+# LibreOffice (render checks of the documents), poppler (PDF → PNG/text), openssh-client (the tests check
+# bundle signatures with `ssh-keygen -Y verify`, as an auditor would), and the fonts above.
 system-deps: fonts
-	@if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null || ! fc-list 2>/dev/null | grep -q "Noto Serif CJK"; then \
+	@if ! command -v soffice >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v ssh-keygen >/dev/null || ! fc-list 2>/dev/null | grep -q "Noto Serif CJK"; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
-	    libreoffice-writer fonts-noto-cjk poppler-utils fontconfig >/dev/null; \
+	    libreoffice-writer fonts-noto-cjk poppler-utils fontconfig openssh-client >/dev/null; \
 	fi
 
 test: system-deps $(STAMP)

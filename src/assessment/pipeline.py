@@ -28,6 +28,7 @@ from typing import Callable, Iterator
 
 from . import frameworks
 from . import params as params_mod
+from . import signing
 from .evidence import sha256_file
 from .interrupts import Terminated, hold
 from .problems import InputError, ParameterError, Problem
@@ -550,8 +551,10 @@ def write_manifest(staging: Path, p: RunParams, fw: frameworks.Framework, starte
 
 # ---- the run ------------------------------------------------------------------------------
 
-def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[str], None] | None = None, publish_bundle: bool = True) -> RunResult:
-    """Run the stages through papermill and publish the bundle.
+def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[str], None] | None = None, publish_bundle: bool = True,
+        sign_key: "signing.SigningKey | None" = None) -> RunResult:
+    """Run the stages through papermill and publish the bundle (signed with `sign_key` when given:
+    the signature is written into the staging folder, so the bundle is published signed or not at all).
 
     InputError → exit 2; StageFailed, RunFailed (a folder that cannot be written, a full disk, a
     signal: `Terminated` arrives as RunFailed), RunLocked → exit 1. Whatever stops the run, the
@@ -605,6 +608,8 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
             where.update(stage="publish")
             fault_point("publish")
             write_manifest(staging, p, fw, started, timings)
+            if sign_key is not None:
+                signing.write_signature(staging, sign_key)
             final = publish(staging, params)
             shutil.rmtree(paths["failed"], ignore_errors=True)
         except InputError:
