@@ -135,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.sign_key:  # a bad key is refused before anything runs
         from . import signing
 
-        key = signing.load_private_key(args.sign_key)
+        key = signing.load_private_key(args.sign_key, option="--sign-key")
     result = pipeline.run(params, progress=None if args.quiet else _progress, sign_key=key)
     _print_warnings(result)
     total = sum(result.timings.values())

@@ -148,13 +148,12 @@ def _read_key_file(path: Path, option: str) -> bytes:
         raise _refuse(path, f"密钥文件无法读取：{exc.strerror or exc}", f"cannot read the key file: {exc.strerror or exc}", option) from None
 
 
-def load_private_key(path: str | Path) -> SigningKey:
+def load_private_key(path: str | Path, option: str = "--key") -> SigningKey:
     """An OpenSSH Ed25519 private key (`ssh-keygen -t ed25519`), refused with a clear message otherwise.
 
     A passphrase-protected key is opened with the passphrase in $ASSESSMENT_KEY_PASSPHRASE (never asked
     on the terminal: runs are unattended). The comment is taken from KEY.pub beside it when present."""
     path = Path(path)
-    option = "--key"
     data = _read_key_file(path, option)
     if b"PUBLIC KEY" in data or data.lstrip().startswith(b"ssh-"):
         raise _refuse(path, "这是公钥；签名需要私钥（不带 .pub 的那个文件）", "this is a public key; signing needs the private key "
