@@ -131,11 +131,18 @@ def _run(args: argparse.Namespace) -> int:
     from . import pipeline
 
     params = pipeline.resolve(args.county, args.year, args.framework, args.raw, args.out, args.period, no_events=args.no_events)
-    result = pipeline.run(params, progress=None if args.quiet else _progress)
+    key = None
+    if args.sign_key:  # a bad key is refused before anything runs
+        from . import signing
+
+        key = signing.load_private_key(args.sign_key, option="--sign-key")
+    result = pipeline.run(params, progress=None if args.quiet else _progress, sign_key=key)
     _print_warnings(result)
     total = sum(result.timings.values())
     print(f"考评完成 done in {total:.1f} s（{_counts(result)}）")
     print(f"运行包 bundle: {result.bundle}")
+    if key is not None:
+        print(f"已签名 signed: {result.bundle / 'manifest.json.sig'}（{key.comment + ' ' if key.comment else ''}ED25519 {key.fingerprint}）")
     if result.notification:
         print(f"通报 notification: {result.notification}")
     return 0
@@ -175,11 +182,35 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    """The bundle's own check, then its signature: checked against --pubkey, or, without it, against the
+    key the signature names (shows the manifest is unchanged, not who signed). No signature and no
+    --pubkey: a note only, a bundle need not be signed; with --pubkey a missing signature fails."""
+    from pathlib import Path
+
+    from . import signing
     from .verify import verify
 
+    if args.pubkey:
+        signing.load_public_key(args.pubkey)  # a key file that is not a public key: exit 2 before anything is read
     v = verify(args.bundle)
     print(v.render())
-    return 0 if v.ok else 1
+    ok = v.ok
+    if args.pubkey or (Path(args.bundle) / signing.SIG_NAME).exists():
+        c = signing.check(args.bundle, args.pubkey)
+        print(c.message)
+        ok = ok and c.ok
+    else:
+        print(f"签名 signature: 未签名（not signed; `assessment sign BUNDLE --key KEY` signs a bundle）")
+    return 0 if ok else 1
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from . import signing
+
+    key = signing.load_private_key(args.key)
+    path = signing.sign(args.bundle, args.key)
+    print(f"已签名 signed: {path}（{key.comment + ' ' if key.comment else ''}ED25519 {key.fingerprint}）")
+    return 0
 
 
 def _batch(args: argparse.Namespace) -> int:
@@ -355,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="完整考评 run the full assessment of one county-year")
     _add_run_args(run)
+    run.add_argument("--sign-key", default=None, metavar="KEY", help="发布时用此 Ed25519 私钥签名 sign the bundle as it is published")
     run.set_defaults(func=_run)
     val = sub.add_parser("validate", help="只读取并校验证据 ingest and validate only")
     _add_run_args(val)
@@ -381,7 +413,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ver = sub.add_parser("verify", help="由运行包自身证据重算并核对 recompute a bundle and report differences")
     ver.add_argument("bundle")
+    ver.add_argument("--pubkey", default=None, metavar="KEY.pub", help="签名者的 OpenSSH 公钥，核对 manifest.json.sig the signer's public key")
     ver.set_defaults(func=_verify)
+
+    sgn = sub.add_parser("sign", help="用 Ed25519 私钥签名运行包 sign a bundle's manifest (writes manifest.json.sig)")
+    sgn.add_argument("bundle")
+    sgn.add_argument("--key", required=True, metavar="KEY", help="OpenSSH Ed25519 私钥（ssh-keygen -t ed25519），口令见 "
+                     "ASSESSMENT_KEY_PASSPHRASE private key; passphrase from $ASSESSMENT_KEY_PASSPHRASE")
+    sgn.set_defaults(func=_sign)
 
     syn = sub.add_parser("synth", help="生成合成证据 write synthetic evidence")
     syn.add_argument("--framework", required=True)
@@ -428,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.func(args)
         except InputError as exc:
             print(exc.render(), file=sys.stderr)
-            print(f"共 {len(exc.problems)} 个问题，未生成运行包（{len(exc.problems)} problems; no bundle written）", file=sys.stderr)
+            print(problems_line(args, len(exc.problems)), file=sys.stderr)
             return 2
         except _office_error() as exc:  # templates/office.yaml or its letterhead cannot be used (combine, frameworks annex)
             print(f"错误：文件 templates/office.yaml{'，键 ' + exc.key if exc.key else ''}：{exc}", file=sys.stderr)
@@ -448,6 +487,16 @@ def _office_error() -> type:
     from .documents.office import OfficeError
 
     return OfficeError
+
+
+BUNDLE_WRITERS = {"run", "validate", "combine", "batch"}  # the commands that (would) build a bundle
+
+
+def problems_line(args: argparse.Namespace, n: int) -> str:
+    """The count line under the problems; "no bundle written" only where the command would have written one."""
+    if getattr(args, "command", None) in BUNDLE_WRITERS:
+        return f"共 {n} 个问题，未生成运行包（{n} problems; no bundle written）"
+    return f"共 {n} 个问题（{n} problems）"
 
 
 def _one_line_error(exc: BaseException) -> str:

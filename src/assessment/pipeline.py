@@ -28,6 +28,7 @@ from typing import Callable, Iterator
 
 from . import frameworks
 from . import params as params_mod
+from . import signing
 from .evidence import sha256_file
 from .interrupts import Terminated, hold
 from .problems import InputError, ParameterError, Problem
@@ -380,10 +381,30 @@ def scrub(nb_path: Path) -> None:
     nbformat.write(nb, nb_path)
 
 
-def to_html(nb_path: Path) -> Path:
+# nbconvert's lab page loads require.js, MathJax and mermaid from cdnjs (and, for notebooks holding widget
+# state, the widget manager from unpkg). Government intranets reach no CDN, and a bundle must read the same
+# in ten years: those scripts are left out. The stage notebooks use none of them (no widgets, no LaTeX, no
+# mermaid); outputs are text, tables and inline (data:) images, which need no script. CSS stays inlined.
+OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def html_exporter():
+    """The lab HTML exporter with nothing loaded from the network (see OFFLINE_TEMPLATE)."""
+    import jinja2
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_filename(str(nb_path))
+    return HTMLExporter(template_name="lab", template_file="offline.html.j2", embed_images=True,
+                        extra_loaders=[jinja2.DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})])
+
+
+def to_html(nb_path: Path) -> Path:
+    """The executed notebook as one self-contained HTML page (readable offline; same notebook, same bytes)."""
+    body, _ = html_exporter().from_filename(str(nb_path))
     out = nb_path.with_suffix(".html")
     with open(out, "w", encoding="utf-8") as f:
         f.write(body[: len(body) // 2])
@@ -548,8 +569,10 @@ def write_manifest(staging: Path, p: RunParams, fw: frameworks.Framework, starte
 
 # ---- the run ------------------------------------------------------------------------------
 
-def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[str], None] | None = None, publish_bundle: bool = True) -> RunResult:
-    """Run the stages through papermill and publish the bundle.
+def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[str], None] | None = None, publish_bundle: bool = True,
+        sign_key: "signing.SigningKey | None" = None) -> RunResult:
+    """Run the stages through papermill and publish the bundle (signed with `sign_key` when given:
+    the signature is written into the staging folder, so the bundle is published signed or not at all).
 
     InputError → exit 2; StageFailed, RunFailed (a folder that cannot be written, a full disk, a
     signal: `Terminated` arrives as RunFailed), RunLocked → exit 1. Whatever stops the run, the
@@ -603,6 +626,8 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
             where.update(stage="publish")
             fault_point("publish")
             write_manifest(staging, p, fw, started, timings)
+            if sign_key is not None:
+                signing.write_signature(staging, sign_key)
             final = publish(staging, params)
             shutil.rmtree(paths["failed"], ignore_errors=True)
         except InputError:

@@ -180,10 +180,10 @@ def stability_chart(table: pd.DataFrame, path: Path, title: str) -> Path:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    from .documents.charts import RC  # the project's CJK font settings
+    from .documents.charts import rc  # the project's CJK font settings, a CJK font ensured
 
     t = table.sort_values(["unit_group", "rank"]).reset_index(drop=True)
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(rc()):
         fig = Figure(figsize=(8, max(3.0, 0.28 * len(t) + 1)), dpi=120)
         ax = fig.add_subplot(1, 1, 1)
         y = np.arange(len(t))

@@ -14,6 +14,8 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
+from ..filemodes import as_if_opened
+
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _CORE_TIMES = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)")
 
@@ -36,10 +38,11 @@ def normalise(data: bytes, when: datetime) -> bytes:
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
-    """Write atomically: a reader never sees half a document."""
+    """Write atomically: a reader never sees half a document; the mode follows the umask (filemodes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
+        as_if_opened(fd)  # mkstemp makes 0600; an output follows the umask like every other file
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
