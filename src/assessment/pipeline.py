@@ -523,6 +523,10 @@ def write_manifest(staging: Path, p: RunParams, fw: frameworks.Framework, starte
     comparison = _comparison_status(staging)
     if comparison is not None:  # whether last year's bundle was compared with, and why not
         manifest["comparison"] = {k: comparison.get(k) for k in ("used", "previous", "reason")}
+    from . import provenance
+
+    # templates, expectation suites, environment, previous bundle's hashes, 复核 file, who ran it, tools
+    manifest.update(provenance.collect(p, staging))
     path = staging / "manifest.json"
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
     return path
