@@ -141,6 +141,8 @@ def ingest(p: RunParams) -> evidence_mod.Evidence:
         ev.files[appeals.locate(Path(p.raw_dir)).name] = evidence_mod.sha256_file(appeals.locate(Path(p.raw_dir)))
     (folder / "inputs.json").write_text(json.dumps(ev.files, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     (folder / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False, indent=1), encoding="utf-8")
+    if ev.changes is not None:  # every cell read as other than delivered, with its original (reading_changes.csv)
+        csvio.write_csv(ev.changes, folder / evidence_mod.CHANGES_FILE)
     fault_point("ingest")
     return ev
 
