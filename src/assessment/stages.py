@@ -429,3 +429,12 @@ STAGES = [
     ("score", "03_score.ipynb", "计算得分"),
     ("report", "04_report.ipynb", "生成文书"),
 ]
+
+
+def evidence_accounts(p: RunParams) -> pd.DataFrame:
+    """Evidence rows read, cited by line items and unused (by reason), per table, from the bundle
+    (the report notebook shows it): cited + unused = read, every row once."""
+    from .scoring import evidence_accounts as accounts
+
+    unused = csvio.read_csv(p.bundle / "scores" / "unused_evidence.csv", dtype=str, keep_default_na=False)
+    return accounts(load_evidence(p), load_results(p).line_items, unused)
