@@ -291,10 +291,10 @@ def test_sources_only_listed_events_count_and_the_others_are_listed_unused():
     assert unit(res, "u1").total == 20 + 0
     assert unit(res, "u2").total == 25 + 10
     un = res.unused_evidence
-    assert list(un.columns) == ["evidence_id", "unit_id", "indicator", "reason"]
+    assert list(un.columns) == ["evidence_id", "table", "unit_id", "indicator", "reason_code", "reason"]
     a1 = un[un["indicator"] == "A1"].set_index("evidence_id")
     assert sorted(a1.index) == ["e2", "e5"] and "来源“本级检查”不在本项计分来源（国务院办公厅抽查、省政府办公厅抽查）之内" in a1.loc["e2", "reason"]
-    assert sorted(un[un["indicator"] == "C1"]["evidence_id"]) == ["e2", "e5"]
+    assert set(a1["reason_code"]) == {"off_source"} and len(un) == 2  # one row per evidence row, its own leaf's reason first
     assert "只计来源为国务院办公厅抽查、省政府办公厅抽查的" in lines(res, "u2", indicator="C1")["explanation"].iloc[0]
     lines_sum_to_totals(res)
 
@@ -329,6 +329,6 @@ def test_seed_scores_have_no_unused_evidence_columns_missing():
 
     fw = frameworks.load("sihong-new-media-2023")
     res = scoring.score(fw, make_evidence([("u1", "甲", "乡镇街道")], [ev("e1", "u1", "A4", source="本级检查")]))
-    assert res.unused_evidence.empty and list(res.unused_evidence.columns) == ["evidence_id", "unit_id", "indicator", "reason"]
+    assert res.unused_evidence.empty and list(res.unused_evidence.columns) == ["evidence_id", "table", "unit_id", "indicator", "reason_code", "reason"]
     assert any("不论来源" in c for c in fw.choices)
     lines_sum_to_totals(res)

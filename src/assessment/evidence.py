@@ -100,6 +100,7 @@ class Evidence:
     facts: pd.DataFrame
     files: dict[str, str] = field(default_factory=dict)  # file name → sha256
     notes: list[Problem] = field(default_factory=list)  # warnings and normalisations made
+    changes: pd.DataFrame | None = None  # every cell read as other than delivered (CHANGE_COLUMNS), see `cell_changes`
 
     def counts(self) -> pd.DataFrame:
         """Records per table, for the auditor's first look."""
@@ -1084,6 +1085,7 @@ def read(raw_dir: Path, no_events: bool = False, events_required: bool = True) -
         hashed = list(paths.values())
     problems += unused_files(raw_dir, hashed)
     typed: dict[str, pd.DataFrame] = {}
+    changes: list[pd.DataFrame] = []
     for table in ("units", "events", "facts"):
         if table not in grids:
             continue
@@ -1097,10 +1099,12 @@ def read(raw_dir: Path, no_events: bool = False, events_required: bool = True) -
             df, p = _csv_error_cells(df)
             problems += p
             refused |= {(x.file, x.row, _canon_of(x.column)) for x in p}
+        delivered = df
         df, p, more = _clean_cells(df, table)
         problems += p
         refused |= more
         typed[table], p = TYPERS[table](df)
+        changes.append(cell_changes(table, delivered, typed[table]))
         # a refused cell is reported once, as what it is, not again as an empty or non-numeric value
         problems += [x for x in p if (x.file, x.row, _canon_of(x.column)) not in refused]
     errors = errors_of(problems)
@@ -1110,7 +1114,74 @@ def read(raw_dir: Path, no_events: bool = False, events_required: bool = True) -
         raise exc
     files = {p.name: sha256_file(p) for p in sorted(hashed)}
     return Evidence(units=typed["units"], events=typed["events"], facts=typed["facts"], files=files,
-                    notes=[p for p in problems if p.severity != "error"])
+                    notes=[p for p in problems if p.severity != "error"], changes=pd.concat(changes, ignore_index=True))
+
+
+CHANGE_COLUMNS = ["file", "sheet", "row", "column", "original", "normalised", "change"]
+CHANGES_FILE = "reading_changes.csv"  # in evidence/: every cell read as other than delivered
+
+
+def _delivered_text(s: pd.Series) -> pd.Series:
+    """Each delivered cell as text, as an auditor sees it in the file: strings as they are, whole
+    numbers without '.0', dates typed by Excel as 2023-10-08 (missing stays missing)."""
+    if _all_text(s):
+        return s.astype(object)
+
+    def one(v: object) -> object:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            return v.isoformat()[:10] if hasattr(v, "isoformat") and not isinstance(v, str) else str(v)
+        return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+    return s.map(one, na_action="ignore").astype(object)
+
+
+def cell_changes(table: str, delivered: pd.DataFrame, typed: pd.DataFrame) -> pd.DataFrame:
+    """Every cell of `table` whose value as read differs from the value delivered: file, sheet, row,
+    column (Chinese and canonical), the original, the value read, and the kind of change —
+    `invisible_removed` (zero-width or control characters taken out of a name or text),
+    `normalised` (NFKC: full-width → half-width, （合成） → (合成); blanks trimmed or collapsed),
+    `date_text` (a date written otherwise than 2023-10-08), `date_serial` (an Excel serial number),
+    `number_text` (a quantity written otherwise than its number). With the normalised value in the
+    tidy tables, the original here gives back the delivered cell exactly.
+
+    One vectorised comparison per column (delivered text against the value read); the reading
+    itself is untouched."""
+    frames = []
+    delivered = delivered.reset_index(drop=True)
+    for order, column in enumerate(COLUMNS[table]):
+        if column not in delivered.columns or column not in typed.columns or not len(delivered):
+            continue
+        original = _delivered_text(delivered[column])
+        value = typed[column]
+        if column in ("date", "done_date"):
+            read = pd.to_datetime(value).dt.strftime("%Y-%m-%d").astype(object)
+            read = read.where(value.notna(), None)
+        elif column == "quantity":
+            read = value.map(lambda q: f"{q:g}", na_action="ignore").astype(object)
+        else:
+            read = value.astype(object).where(value.notna(), None)
+        has = original.notna().to_numpy()
+        same = (original.fillna("").astype(str).to_numpy(dtype=object) == read.fillna("").astype(str).to_numpy(dtype=object))
+        changed = has & ~same
+        if not changed.any():
+            continue
+        rows = np.flatnonzero(changed)
+        orig = original.to_numpy(dtype=object)[rows]
+        if column in ("date", "done_date"):
+            serial = pd.to_numeric(pd.Series(orig, dtype=object), errors="coerce").between(20000, 80000).to_numpy()
+            kind = np.where(serial, "date_serial", "date_text")
+        elif column == "quantity":
+            kind = np.full(len(rows), "number_text", dtype=object)
+        else:
+            kind = np.where(has_invisible(pd.Series(orig, dtype=object)).to_numpy(), "invisible_removed", "normalised")
+        frames.append(pd.DataFrame({
+            "file": delivered["_file"].to_numpy(dtype=object)[rows], "sheet": delivered["_sheet"].to_numpy(dtype=object)[rows],
+            "row": delivered["_row"].to_numpy()[rows].astype(np.int64), "column": f"{HEADER_ZH.get(column, column)}（{column}）",
+            "original": orig, "normalised": read.to_numpy(dtype=object)[rows], "change": kind.astype(object), "_c": order}))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else "object") for c in CHANGE_COLUMNS})
+    out = pd.concat(frames, ignore_index=True).sort_values(["row", "_c"], kind="stable")
+    return out[CHANGE_COLUMNS].reset_index(drop=True)
 
 
 def _partial(typed: dict[str, pd.DataFrame], errors: list[Problem]) -> "Evidence | None":

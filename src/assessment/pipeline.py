@@ -562,6 +562,10 @@ def write_manifest(staging: Path, p: RunParams, fw: frameworks.Framework, starte
     office = office_status(staging)
     if office is not None:  # issuer's jurisdiction, configured or derived (the warning), letterhead, demo data
         manifest["office"] = office
+    from . import provenance
+
+    # templates, expectation suites, environment, previous bundle's hashes, 复核 file, who ran it, tools
+    manifest.update(provenance.collect(p, staging))
     path = staging / "manifest.json"
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
     return path

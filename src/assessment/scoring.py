@@ -24,7 +24,7 @@ from .rules import LINE_COLUMNS, RULES, RuleInput, apply
 
 UNIT_SCORE_COLUMNS = ["unit_id", "unit_name", "unit_group", "base", "bonus", "penalty", "total", "grade", "rank", "vetoed", "veto_reasons"]
 INDICATOR_SCORE_COLUMNS = ["unit_id", "indicator", "name", "depth", "points", "score"]
-UNUSED_COLUMNS = ["evidence_id", "unit_id", "indicator", "reason"]
+UNUSED_COLUMNS = ["evidence_id", "table", "unit_id", "indicator", "reason_code", "reason"]
 DECIMALS = 2  # points are booked to the cent, so a unit's lines sum exactly to its (2-decimal) total
 
 
@@ -72,9 +72,8 @@ class Results:
 
     @property
     def unused_evidence(self) -> pd.DataFrame:
-        """Evidence rows no line item uses, with the reason (evidence_id, unit_id, indicator, reason):
-        events a rule's `sources` kept out, events of vetoed units, events superseded by a higher
-        level (best_level), events of leaves not applicable to the unit, counts below a veto's.
+        """Evidence rows (events and facts) no line item cites, once each, with the reason
+        (evidence_id, table, unit_id, indicator, reason_code, reason; see `unused_evidence`).
         Worked out on first use (speed: scoring a million events need not pay for it)."""
         if callable(self._unused):
             self._unused = self._unused()
@@ -716,31 +715,75 @@ def _ordered_in_groups(group: np.ndarray, ids: np.ndarray, why: np.ndarray, rows
 
 # ---- evidence no line item uses (audit) -------------------------------------------------------
 
+# reason_code → the reason in Chinese (English beside), as unused_evidence.csv gives it; the order of
+# UNUSED_PRIORITY is the order in which reasons are tried (the first that holds is given)
+UNUSED_REASONS = {
+    "not_scored": "指标不评分或不是末级指标，本条不计分（indicator not scored）",
+    "not_applicable": "指标不适用于该单位，本条不计分（indicator does not apply to the unit）",
+    "off_source": "来源不在本项计分来源之内，不计入本项（source not counted by this rule）",
+    "vetoed": "单位已被单项否决，其他指标不计分（unit vetoed: nothing else is scored）",
+    "superseded_level": "同一单位本项已按更高级别计分，本条不再计分（a higher level was scored）",
+    "below_veto_count": "累计数量未达到单项否决的数量，不否决（below the veto count）",
+    "on_time": "按时办结，未超过办理时限，不扣分（done in time: nothing deducted）",
+    "not_counted": "本项只计所列指标的问题数，不计本条（the threshold counts other indicators only）",
+    "superseded_row": "同一单位同一指标有多行，以最后一行为准，本行不计分（a later row of the same unit and indicator is used）",
+    "rule_reads_events": "本指标按事件计分，不读取指标事实（the rule scores events, not facts）",
+    "rule_reads_facts": "本指标按指标事实计分，不读取事件（the rule scores facts, not events）",
+    "uncited": "未被任何计分行引用（cited by no line item）",
+}
+
+
 def unused_evidence(fw: Framework, evidence: Evidence, app: pd.DataFrame, lines: pd.DataFrame, vetoed: set,
                     excluded: list[pd.DataFrame]) -> pd.DataFrame:
-    """Events that no line item cites, each with the reason in Chinese (English beside), and the
-    events a rule's `sources` kept out of that rule (`indicator` is then that rule's leaf, which
-    may differ from the event's own: a 合格率 threshold counting only 上级抽查 findings).
+    """Every evidence row — event or fact — that no line item cites, once, with why (a code and the
+    reason in Chinese, English beside). With the ids the lines cite, they make up every row of the
+    events and facts tables, each row in exactly one of the two (an event is named by its event_id,
+    a fact by its record_id `<sheet or file>!<row>`, as line items cite it).
 
-    Reasons, first that holds: the leaf is not scored or not applicable to the unit; its 来源 is not
-    one the rule counts; the unit is vetoed (nothing else is scored); a higher level of the same
-    unit was scored (best_level); the veto count was not reached (min_count / veto_at)."""
+    Reasons, the first that holds: the leaf is not scored (not_scored) or does not apply to the unit
+    (not_applicable); its 来源 is not one the rule counts (off_source: the event's own leaf, or a
+    threshold counting it, whose leaf is then named in the reason); the unit is vetoed (vetoed); a
+    higher level was scored (superseded_level, best_level); the veto count was not reached
+    (below_veto_count); done in time under a timeliness deduction (on_time); a threshold leaf's own
+    events it does not list (not_counted); an earlier row of a fact given twice (superseded_row); a
+    fact for a rule over events or an event for a rule over facts. Anything else is `uncited`, which
+    the tests require never to happen. An event that reaches a cap (扣完为止) stays cited by its own
+    line: the cap line beside it says how much of it counted."""
+    cited = _cited(lines["evidence_ids"])
+    parts = []
     ev = evidence.events
-    parts = [e for e in excluded if len(e)]
     if len(ev):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        ids = pa.array(ev["event_id"].to_numpy(dtype=object), pa.string(), from_pandas=True)
-        uncited = ~pc.fill_null(pc.is_in(ids, value_set=_cited(lines["evidence_ids"])), False).to_numpy(zero_copy_only=False)
-        rest = ev.loc[uncited, ["event_id", "unit_id", "indicator", "source"]]
+        rest = ev.loc[~_in(ev["event_id"], cited), ["event_id", "unit_id", "indicator", "source", "level"]]
         if len(rest):
-            parts.append(_why_unused(fw, rest, app, vetoed))
+            parts.append(_why_unused(fw, rest, app, vetoed, _source_exclusions(excluded, rest["event_id"])))
+    facts = evidence.facts
+    if len(facts):
+        uncited = ~_in(facts["record_id"], cited)
+        if uncited.any():
+            parts.append(_why_unused_facts(fw, facts, uncited, app, vetoed))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in UNUSED_COLUMNS})
-    out = pd.concat(parts, ignore_index=True).drop_duplicates(["evidence_id", "indicator"], keep="first")
-    out = out.sort_values(["evidence_id", "indicator"], kind="stable").reset_index(drop=True)
+    out = pd.concat(parts, ignore_index=True)
+    out = out.sort_values(["table", "evidence_id"], kind="stable").reset_index(drop=True)
     return out[UNUSED_COLUMNS].astype(object)
+
+
+def _in(ids: pd.Series, value_set) -> np.ndarray:
+    """Which ids are in the Arrow set `value_set` (missing ids are in no set)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(ids.to_numpy(dtype=object), pa.string(), from_pandas=True)
+    return pc.fill_null(pc.is_in(arr, value_set=value_set), False).to_numpy(zero_copy_only=False)
+
+
+def _source_exclusions(excluded: list[pd.DataFrame], ids: pd.Series) -> pd.DataFrame:
+    """The first exclusion by a rule's `sources` of each uncited event (indicator = the excluding leaf)."""
+    parts = [e for e in excluded if len(e)]
+    if not parts:
+        return pd.DataFrame(columns=["evidence_id", "indicator", "reason"])
+    out = pd.concat(parts, ignore_index=True).drop_duplicates("evidence_id", keep="first")
+    return out[out["evidence_id"].isin(ids)]
 
 
 def _cited(evidence_ids: pd.Series):
@@ -757,19 +800,28 @@ def _cited(evidence_ids: pd.Series):
     return pc.unique(pc.drop_null(both))
 
 
-def _why_unused(fw: Framework, rest: pd.DataFrame, app: pd.DataFrame, vetoed: set) -> pd.DataFrame:
+def _applies(app: pd.DataFrame, leaf: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    """Per row: does its leaf apply to its unit (False for a code that is no leaf, or an unknown unit)?"""
+    codes, names = pd.factorize(pd.Series(leaf, dtype=object))
+    pos = _objects(app.index).get_indexer(_objects(unit))
+    out = np.zeros(len(leaf), dtype=bool)
+    for j, code in enumerate(names):  # one pass per leaf, not per row
+        if code in app.columns:
+            rows = (codes == j) & (pos >= 0)
+            out[rows] = app[code].to_numpy()[pos[rows]]
+    return out
+
+
+def _why_unused(fw: Framework, rest: pd.DataFrame, app: pd.DataFrame, vetoed: set, by_sources: pd.DataFrame) -> pd.DataFrame:
+    from .rules import RULES
+
     leaves = {l.code: l for l in fw.leaves()}
     codes, names = pd.factorize(rest["indicator"].to_numpy(dtype=object))  # a few leaves: per-leaf values by code
     per_leaf = lambda f, missing: np.array([f(c) for c in names] + [missing], dtype=object)[codes]  # noqa: E731
     ind = rest["indicator"].to_numpy(dtype=object)
     unit = rest["unit_id"].to_numpy(dtype=object)
-    is_leaf = per_leaf(lambda c: c in leaves, False).astype(bool)
-    applies = np.zeros(len(rest), dtype=bool)
-    pos = _objects(app.index).get_indexer(_objects(unit))
-    for j, code in enumerate(names):  # one pass per leaf, not per event
-        if code in leaves:
-            rows = (codes == j) & (pos >= 0)
-            applies[rows] = app[code].to_numpy()[pos[rows]]
+    is_leaf = per_leaf(lambda c: c in leaves and leaves[c].scored, False).astype(bool)
+    applies = _applies(app, ind, unit)
     src = rest["source"].astype(object)
     sources = {c: (l.rule.params.get("sources") or None) for c, l in leaves.items()}
     off_source = np.zeros(len(rest), dtype=bool)
@@ -781,17 +833,73 @@ def _why_unused(fw: Framework, rest: pd.DataFrame, app: pd.DataFrame, vetoed: se
     shown = src.where(src.notna(), "（空）").astype(str).to_numpy(dtype=object)
     src_text = ("来源“" + pd.Series(shown, dtype=object) + "”不在本项计分来源（" + pd.Series(listed_text, dtype=object)
                 + "）之内，不计入本项（source not counted by this rule）").to_numpy(dtype=object)
+    other = by_sources.set_index("evidence_id")
+    ids = rest["event_id"].to_numpy(dtype=object)
+    other_pos = _objects(other.index).get_indexer(_objects(ids))
+    off_other = other_pos >= 0
+    other_text = np.where(off_other, other["reason"].to_numpy(dtype=object)[np.where(off_other, other_pos, 0)] if len(other) else "", "")
     rule = per_leaf(lambda c: leaves[c].rule.type if c in leaves else "", "")
-    counts_veto = per_leaf(lambda c: c in leaves and (leaves[c].rule.type == "veto" or leaves[c].rule.params.get("veto_at") is not None), False).astype(bool)
+    params = {c: l.rule.params for c, l in leaves.items()}
+    counts_veto = per_leaf(lambda c: c in leaves and (leaves[c].rule.type == "veto" or params[c].get("veto_at") is not None), False).astype(bool)
+    on_time = per_leaf(lambda c: c in leaves and leaves[c].rule.type == "timeliness" and params[c].get("mode", "deduct") == "deduct", False).astype(bool)
+    unlisted = per_leaf(lambda c: c in leaves and leaves[c].rule.type == "threshold" and c not in params[c].get("indicators", []), False).astype(bool)
+    reads_facts = per_leaf(lambda c: c in leaves and leaves[c].rule.type in RULES and RULES[leaves[c].rule.type].evidence == "facts", False).astype(bool)
     is_vetoed = pd.Series(unit, dtype=object).isin(vetoed).to_numpy()
-    reason = np.select(
-        [~is_leaf, ~applies, off_source, is_vetoed, rule == "best_level", counts_veto],
-        ["指标不评分或不是末级指标，本条不计分（indicator not scored）",
-         "指标不适用于该单位，本条不计分（indicator does not apply to the unit）",
-         src_text,
-         "单位已被单项否决，其他指标不计分（unit vetoed: nothing else is scored）",
-         "同一单位本项已按更高级别计分，本条不再计分（a higher level was scored）",
-         "累计数量未达到单项否决的数量，不否决（below the veto count）"],
-        "未被任何计分行引用（cited by no line item）")
-    return pd.DataFrame({"evidence_id": rest["event_id"].to_numpy(dtype=object), "unit_id": unit,
-                         "indicator": ind, "reason": reason.astype(object)})
+    conditions = [~is_leaf, ~applies, off_source, off_other, is_vetoed, rule == "best_level", counts_veto, on_time, unlisted, reads_facts]
+    code = np.select(conditions, ["not_scored", "not_applicable", "off_source", "off_source", "vetoed", "superseded_level",
+                                  "below_veto_count", "on_time", "not_counted", "rule_reads_facts"], "uncited").astype(object)
+    reason = np.array([UNUSED_REASONS[c] for c in UNUSED_REASONS] + [""], dtype=object)[
+        pd.Categorical(code, categories=list(UNUSED_REASONS)).codes]
+    reason = np.where(off_source & is_leaf & applies, src_text, reason)
+    reason = np.where(code == "off_source", np.where(off_source, reason, other_text), reason)
+    return pd.DataFrame({"evidence_id": ids, "table": "events", "unit_id": unit, "indicator": ind,
+                         "reason_code": code, "reason": reason.astype(object)})
+
+
+def _why_unused_facts(fw: Framework, facts: pd.DataFrame, uncited: np.ndarray, app: pd.DataFrame, vetoed: set) -> pd.DataFrame:
+    """The facts no line cites, with why (see `unused_evidence`)."""
+    from .rules import RULES
+
+    leaves = {l.code: l for l in fw.leaves()}
+    items = fw.item_codes()
+    later = facts.duplicated(["unit_id", "indicator"], keep="last").to_numpy()  # rules read the last row of a unit and code
+    rest = facts.loc[uncited, ["record_id", "unit_id", "indicator"]]
+    later = later[uncited]
+    ind = rest["indicator"].to_numpy(dtype=object)
+    unit = rest["unit_id"].to_numpy(dtype=object)
+    codes, names = pd.factorize(pd.Series(ind, dtype=object))
+    leaf_of = np.array([items.get(c, c) for c in names] + [""], dtype=object)[codes]
+
+    def leaf_is(test) -> np.ndarray:
+        return np.array([test(leaves.get(items.get(c, c))) for c in names] + [False], dtype=bool)[codes]
+
+    is_leaf = leaf_is(lambda l: l is not None and l.scored)
+    reads_events = leaf_is(lambda l: l is not None and l.rule.type in RULES and RULES[l.rule.type].evidence == "events")
+    # a checklist reads its items, not a fact under its own code; target and deadline read their own code
+    wrong_code = leaf_is(lambda l: l is not None and l.rule.type == "checklist") & (leaf_of == ind)
+    applies = _applies(app, leaf_of, unit)
+    is_vetoed = pd.Series(unit, dtype=object).isin(vetoed).to_numpy()
+    code = np.select([~is_leaf | wrong_code, reads_events, ~applies, is_vetoed, later],
+                     ["not_scored", "rule_reads_events", "not_applicable", "vetoed", "superseded_row"], "uncited").astype(object)
+    reason = np.array([UNUSED_REASONS[c] for c in UNUSED_REASONS] + [""], dtype=object)[
+        pd.Categorical(code, categories=list(UNUSED_REASONS)).codes]
+    return pd.DataFrame({"evidence_id": rest["record_id"].to_numpy(dtype=object), "table": "facts", "unit_id": unit,
+                         "indicator": ind, "reason_code": code, "reason": reason.astype(object)})
+
+
+def evidence_accounts(evidence: Evidence, line_items: pd.DataFrame, unused: pd.DataFrame) -> pd.DataFrame:
+    """Rows read, cited and unused (by reason), per table: the auditor's check that every evidence
+    row is accounted for. `cited` counts the table's rows some line item names; cited + unused =
+    read, and a row counted as both is shown in `重复 both` (always 0 when scoring is right)."""
+    cited = _cited(line_items["evidence_ids"])
+    rows = []
+    for table, ids in (("events", evidence.events["event_id"]), ("facts", evidence.facts["record_id"])):
+        is_cited = _in(ids, cited) if len(ids) else np.zeros(0, dtype=bool)
+        mine = unused[unused["table"] == table]
+        both = int(np.isin(ids.to_numpy(dtype=object)[is_cited], mine["evidence_id"].to_numpy(dtype=object)).sum())
+        row = {"表 table": table, "读入 read": len(ids), "被引用 cited": int(is_cited.sum()), "未引用 unused": len(mine),
+               "重复 both": both}
+        counts = mine["reason_code"].value_counts()
+        row.update({f"未引用：{code}": int(counts.get(code, 0)) for code in UNUSED_REASONS if counts.get(code, 0)})
+        rows.append(row)
+    return pd.DataFrame(rows).fillna(0)

@@ -145,6 +145,8 @@ def ingest(p: RunParams) -> evidence_mod.Evidence:
         ev.files[dataset.FILE] = evidence_mod.sha256_file(Path(p.raw_dir) / dataset.FILE)
     (folder / "inputs.json").write_text(json.dumps(ev.files, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     (folder / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False, indent=1), encoding="utf-8")
+    if ev.changes is not None:  # every cell read as other than delivered, with its original (reading_changes.csv)
+        csvio.write_csv(ev.changes, folder / evidence_mod.CHANGES_FILE)
     fault_point("ingest")
     return ev
 
@@ -464,3 +466,12 @@ STAGES = [
     ("score", "03_score.ipynb", "计算得分"),
     ("report", "04_report.ipynb", "生成文书"),
 ]
+
+
+def evidence_accounts(p: RunParams) -> pd.DataFrame:
+    """Evidence rows read, cited by line items and unused (by reason), per table, from the bundle
+    (the report notebook shows it): cited + unused = read, every row once."""
+    from .scoring import evidence_accounts as accounts
+
+    unused = csvio.read_csv(p.bundle / "scores" / "unused_evidence.csv", dtype=str, keep_default_na=False)
+    return accounts(load_evidence(p), load_results(p).line_items, unused)

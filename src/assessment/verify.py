@@ -148,6 +148,11 @@ def verify(bundle: str | Path) -> Verification:
     if fw.file_hash != m["framework"]["sha256"]:
         v.differences.append(f"框架文件 frameworks/{fw_id}.yaml 已改变（the framework file differs from the one used: "
                              f"{m['framework']['sha256'][:12]}… → {fw.file_hash[:12]}…）")
+    from . import provenance  # templates, expectation suites, environment, previous bundle, 复核 file
+
+    checked, differences = provenance.check(bundle, m)
+    v.checked += checked
+    v.differences += differences
 
     period = params.get("period")
     p = stages.RunParams(county=params["county"], year=int(params["year"]), framework=fw_id, raw_dir=str(bundle / "evidence"),
