@@ -175,7 +175,7 @@ def _synth(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
-    v = verify(args.bundle)
+    v = verify(args.bundle, raw=args.raw)
     print(v.render())
     return 0 if v.ok else 1
 
@@ -374,8 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
     comb.add_argument("--out", default=None, help="输出根目录 output root (default data/processed)")
     comb.set_defaults(func=_combine)
 
-    ver = sub.add_parser("verify", help="由运行包自身证据重算并核对 recompute a bundle and report differences")
+    ver = sub.add_parser("verify", help="由交付证据重新生成运行包并逐字节核对 regenerate a bundle and report differences")
     ver.add_argument("bundle")
+    ver.add_argument("--raw", default=None, help="交付证据的归档目录 the office's archive of the delivered evidence, compared and regenerated from")
     ver.set_defaults(func=_verify)
 
     syn = sub.add_parser("synth", help="生成合成证据 write synthetic evidence")

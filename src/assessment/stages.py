@@ -126,8 +126,10 @@ def fault_point(stage: str) -> None:
 def ingest(p: RunParams) -> evidence_mod.Evidence:
     """Read the raw evidence and keep it, typed, in the bundle (with the input files' hashes)."""
     bundle = p.bundle
-    from . import appeals
+    from . import appeals, delivered
 
+    # the delivered files, verbatim, travel with the bundle (evidence/raw/): what the tables are read from
+    copies = delivered.copy_raw(Path(p.raw_dir), bundle)
     with recording_problems(bundle):
         try:
             ev = evidence_mod.read(Path(p.raw_dir), no_events=bool(p.no_events), events_required=scores_events(p.framework))
@@ -139,6 +141,9 @@ def ingest(p: RunParams) -> evidence_mod.Evidence:
     if adjustments is not None:  # review decisions (复核) travel with the evidence they change
         adjustments.to_parquet(folder / "adjustments.parquet", index=False)
         ev.files[appeals.locate(Path(p.raw_dir)).name] = evidence_mod.sha256_file(appeals.locate(Path(p.raw_dir)))
+    changed = sorted(n for n, digest in ev.files.items() if not (copies / n).is_file() or evidence_mod.sha256_file(copies / n) != digest)
+    if changed:  # a file replaced between copying and reading: the bundle would not hold what was read
+        raise OSError(f"证据文件 {'、'.join(changed)} 在读取时发生变化（evidence files changed while being read: {', '.join(changed)}）")
     (folder / "inputs.json").write_text(json.dumps(ev.files, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     (folder / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False, indent=1), encoding="utf-8")
     fault_point("ingest")
