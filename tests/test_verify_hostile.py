@@ -27,6 +27,7 @@ def bundle(published_small, tmp_path) -> Path:
     """A copy of the session's published bundle (a real run: verify regenerates all of it)."""
     b = tmp_path / "b"
     shutil.copytree(published_small, b)
+    shutil.copytree(published_small.parent / "2022", tmp_path / "2022")  # last year's, beside it (the comparison annex)
     return b
 
 
