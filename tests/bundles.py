@@ -23,3 +23,26 @@ def make_bundle(raw: Path, out: Path, county: str = "sihong", year: int = 2023, 
         stages.report(p)
     pipeline.write_manifest(bundle, p, frameworks.load(framework), dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), {})
     return bundle
+
+
+def run_bundle(raw: Path, out: Path, county: str = "sihong", year: int = 2023, framework: str = "sihong-new-media-2023",
+               period: str | None = None) -> Path:
+    """A real `assessment run` (papermill notebooks, documents, HTML, manifest) published under <out>: what `verify` regenerates."""
+    return pipeline.run(pipeline.resolve(county, year, framework, raw, out, period)).bundle
+
+
+def lay_previous(out: Path, raw: Path, county: str = "sihong", slot: str = "2022", framework: str = "sihong-new-media-2023",
+                 shift: float = -5.0) -> Path:
+    """Last year's bundle beside this year's, as the year comparison reads it: its unit_scores.csv (this year's
+    scores of `raw`, every total `shift` points off) and a manifest recording that file's hash."""
+    import json
+
+    from assessment import csvio, evidence, scoring
+
+    prev = out / county / slot
+    (prev / "scores").mkdir(parents=True, exist_ok=True)
+    us = scoring.score(frameworks.load(framework), evidence.read(raw)).unit_scores
+    us["total"] = us["total"] + shift
+    path = csvio.write_csv(us, prev / "scores" / "unit_scores.csv")
+    (prev / "manifest.json").write_text(json.dumps({"outputs": {"scores/unit_scores.csv": evidence.sha256_file(path)}}), encoding="utf-8")
+    return prev

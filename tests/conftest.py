@@ -59,3 +59,17 @@ def fw_builder():
 @pytest.fixture
 def ev_builder():
     return make_evidence
+
+
+@pytest.fixture(scope="session")
+def published_small(tmp_path_factory):
+    """One real published run of tests/fixtures/sihong_small, with a 2022 bundle beside it (the year
+    comparison annex), for the session: tests copy `<out>/sihong` before they change anything."""
+    from pathlib import Path
+
+    from bundles import lay_previous, run_bundle
+
+    raw = Path(__file__).parent / "fixtures" / "sihong_small"
+    out = tmp_path_factory.mktemp("published") / "out"
+    lay_previous(out, raw)
+    return run_bundle(raw, out)

@@ -30,7 +30,8 @@ from assessment import pipeline, verify
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sihong_small"
 FW = "sihong-new-media-2023"
-STAGE_OUTPUT = {"ingest": "evidence", "validate": "validation", "score": "scores", "report": "reports"}
+# what a stage writes (ingest: its tables; evidence/raw/, the delivered files, is copied before the stages run)
+STAGE_OUTPUT = {"ingest": "evidence/inputs.json", "validate": "validation", "score": "scores", "report": "reports"}
 WAIT = 300  # seconds: an upper bound for waits, never an assertion about speed
 
 
@@ -84,7 +85,7 @@ def kill_inside(stage: str, out: Path, county: str, logs: Path) -> dict:
     inside = lambda: list((out / county).glob(f".2023.staging-*/{STAGE_OUTPUT[stage]}"))  # noqa: E731 (a batch's run is its worker's)
     try:
         wait_until(lambda: inside() or proc.poll() is not None, f"the {stage} stage")
-        staging = inside()[0].parent if inside() else out / county / f".2023.staging-{proc.pid}"
+        staging = inside()[0].parents[len(Path(STAGE_OUTPUT[stage]).parts) - 1] if inside() else out / county / f".2023.staging-{proc.pid}"
         assert proc.poll() is None, (logs / f"{stage}.log").read_text()
         kernels = [pid for pid in tagged(tag) if pid != proc.pid]
     finally:
@@ -98,7 +99,7 @@ def kill_inside(stage: str, out: Path, county: str, logs: Path) -> dict:
         for pid in survivors:  # do not leave them behind even when the test fails
             os.kill(pid, signal.SIGKILL)
     return {"returncode": proc.returncode, "pid": proc.pid, "kernels": kernels, "survivors": survivors, "staging": staging,
-            "had_output": (staging / STAGE_OUTPUT[stage]).is_dir(),
+            "had_output": (staging / STAGE_OUTPUT[stage]).exists(),
             "executed": sorted(p.name for p in (staging / "notebooks").glob("*.ipynb"))}
 
 
@@ -292,7 +293,7 @@ def signal_inside(cmd: list[str], stage: str, out: Path, county: str, sig: int, 
     inside = lambda: list((out / county).glob(f".2023.staging-*/{STAGE_OUTPUT[stage]}"))  # noqa: E731 (a batch's run is its worker's)
     try:
         wait_until(lambda: inside() or proc.poll() is not None, f"the {stage} stage")
-        staging = inside()[0].parent if inside() else out / county / f".2023.staging-{proc.pid}"
+        staging = inside()[0].parents[len(Path(STAGE_OUTPUT[stage]).parts) - 1] if inside() else out / county / f".2023.staging-{proc.pid}"
         assert proc.poll() is None, log.read_text()
         kernels = [pid for pid in tagged(tag) if pid != proc.pid]
         os.kill(proc.pid, sig)

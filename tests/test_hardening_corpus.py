@@ -281,7 +281,8 @@ def test_no_workbook_the_run_writes_holds_a_formula(published):
 
 
 def test_executed_notebooks_carry_the_hostile_folder_as_a_string(published):
-    """papermill wrote the folder name as an escaped string literal; the code inside it never ran."""
+    """The hostile folder never reaches a notebook (they read the bundle's copy, evidence/raw); what papermill
+    injects are plain string literals, and no code inside them ran."""
     import ast
 
     bundle = published["out"] / COUNTIES[0] / "2023"
@@ -289,7 +290,7 @@ def test_executed_notebooks_carry_the_hostile_folder_as_a_string(published):
     injected = next(c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
     tree = ast.parse("".join(injected["source"]))
     values = {t.targets[0].id: ast.literal_eval(t.value) for t in tree.body if isinstance(t, ast.Assign)}
-    assert values["raw_dir"] == str(published["raw"])
+    assert values["raw_dir"] == "evidence/raw" and str(published["raw"]) not in json.dumps(nb, ensure_ascii=False)
     assert all(isinstance(t, ast.Assign) for t in tree.body)  # assignments only: nothing is called
     assert not PWNED.exists()
 

@@ -16,22 +16,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from bundles import make_bundle
 
 from assessment import cli, verify
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sihong_small"
 
 
-@pytest.fixture(scope="module")
-def good(tmp_path_factory) -> Path:
-    return make_bundle(FIXTURE, tmp_path_factory.mktemp("verify") / "out")
-
-
 @pytest.fixture
-def bundle(good, tmp_path) -> Path:
+def bundle(published_small, tmp_path) -> Path:
+    """A copy of the session's published bundle (a real run: verify regenerates all of it)."""
     b = tmp_path / "b"
-    shutil.copytree(good, b)
+    shutil.copytree(published_small, b)
+    shutil.copytree(published_small.parent / "2022", tmp_path / "2022")  # last year's, beside it (the comparison annex)
     return b
 
 

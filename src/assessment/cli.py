@@ -192,7 +192,7 @@ def _verify(args: argparse.Namespace) -> int:
 
     if args.pubkey:
         signing.load_public_key(args.pubkey)  # a key file that is not a public key: exit 2 before anything is read
-    v = verify(args.bundle)
+    v = verify(args.bundle, raw=args.raw)
     print(v.render())
     ok = v.ok
     if args.pubkey or (Path(args.bundle) / signing.SIG_NAME).exists():
@@ -411,9 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     comb.add_argument("--out", default=None, help="输出根目录 output root (default data/processed)")
     comb.set_defaults(func=_combine)
 
-    ver = sub.add_parser("verify", help="由运行包自身证据重算并核对 recompute a bundle and report differences")
+    ver = sub.add_parser("verify", help="由交付证据重新生成运行包并逐字节核对 regenerate a bundle and report differences")
     ver.add_argument("bundle")
     ver.add_argument("--pubkey", default=None, metavar="KEY.pub", help="签名者的 OpenSSH 公钥，核对 manifest.json.sig the signer's public key")
+    ver.add_argument("--raw", default=None, help="交付证据的归档目录 the office's archive of the delivered evidence, compared and regenerated from")
     ver.set_defaults(func=_verify)
 
     sgn = sub.add_parser("sign", help="用 Ed25519 私钥签名运行包 sign a bundle's manifest (writes manifest.json.sig)")

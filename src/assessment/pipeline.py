@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import frameworks
+from . import delivered, frameworks
 from . import params as params_mod
 from . import signing
 from .evidence import sha256_file
@@ -598,7 +598,10 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
             p = RunParams(**{**params.to_dict(), "bundle_dir": str(staging)})
             # the notebooks work inside the bundle being built, with paths relative to it: an executed notebook
             # must not record where the output root or the staging folder happened to be (same inputs, same bytes)
-            nb_params = RunParams(**{**params.to_dict(), "raw_dir": str(Path(params.raw_dir).resolve()), "bundle_dir": ".",
+            # nor where the evidence was delivered: the notebooks read the bundle's own verbatim copy (evidence/raw/),
+            # so a bundle regenerated from that copy (`assessment verify`) gives the same notebooks
+            delivered.copy_raw(Path(params.raw_dir), staging)
+            nb_params = RunParams(**{**params.to_dict(), "raw_dir": str(delivered.RAW), "bundle_dir": ".",
                                      "out_dir": os.path.relpath(params.out_dir, staging)})
             timings: dict[str, float] = {}
             sockets = kernel_socket_dir()
@@ -612,7 +615,7 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
                 try:
                     execute_stage(notebooks_dir() / nb_name, executed, nb_params, cwd=staging, socket_dir=sockets)
                 except Exception as exc:  # papermill wraps what the kernel raised
-                    problems = read_problems(staging)
+                    problems = delivered.named_as_delivered(read_problems(staging), Path(params.raw_dir))
                     if problems:
                         raise InputError(problems) from None
                     raise _StageError(stage, nb_name, exc) from None

@@ -126,8 +126,10 @@ def fault_point(stage: str) -> None:
 def ingest(p: RunParams) -> evidence_mod.Evidence:
     """Read the raw evidence and keep it, typed, in the bundle (with the input files' hashes)."""
     bundle = p.bundle
-    from . import appeals, dataset
+    from . import appeals, dataset, delivered
 
+    # the delivered files, verbatim, travel with the bundle (evidence/raw/): what the tables are read from
+    copies = delivered.copy_raw(Path(p.raw_dir), bundle)
     with recording_problems(bundle):
         declared = dataset.read(Path(p.raw_dir))  # dataset.yaml: synthetic demo data say so
         try:
@@ -143,6 +145,9 @@ def ingest(p: RunParams) -> evidence_mod.Evidence:
     if declared is not None:  # kept in the bundle: the documents regenerated from it are marked the same
         dataset.keep(declared, folder)
         ev.files[dataset.FILE] = evidence_mod.sha256_file(Path(p.raw_dir) / dataset.FILE)
+    changed = sorted(n for n, digest in ev.files.items() if not (copies / n).is_file() or evidence_mod.sha256_file(copies / n) != digest)
+    if changed:  # a file replaced between copying and reading: the bundle would not hold what was read
+        raise OSError(f"证据文件 {'、'.join(changed)} 在读取时发生变化（evidence files changed while being read: {', '.join(changed)}）")
     (folder / "inputs.json").write_text(json.dumps(ev.files, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     (folder / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False, indent=1), encoding="utf-8")
     if ev.changes is not None:  # every cell read as other than delivered, with its original (reading_changes.csv)
