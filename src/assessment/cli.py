@@ -200,7 +200,7 @@ def _verify(args: argparse.Namespace) -> int:
         print(c.message)
         ok = ok and c.ok
     else:
-        print(f"签名 signature: 未签名（not signed; `assessment sign BUNDLE --key KEY` signs a bundle）")
+        print("签名 signature: 未签名（not signed; `assessment sign BUNDLE --key KEY` signs a bundle）")
     return 0 if ok else 1
 
 

@@ -450,9 +450,9 @@ def report(p: RunParams) -> dict[str, Path]:
                                     reports, previous=previous, period=res.period.label, facts=ev.facts,
                                     comparison=comparison, appeals=appeals, comparison_note=note, no_events=bool(p.no_events),
                                     synthetic=synthetic)
-    status = office.office_status(office.office_for(res.framework, synthetic=synthetic))
-    status["dataset"] = declared.to_dict() if declared else None
-    (reports / OFFICE_FILE).write_text(json.dumps(status, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    issuer = office.office_status(office.office_for(res.framework, synthetic=synthetic))
+    issuer["dataset"] = declared.to_dict() if declared else None
+    (reports / OFFICE_FILE).write_text(json.dumps(issuer, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     files["office_status"] = reports / OFFICE_FILE
     if comparison is not None:  # years side by side, also as a table for the analyst
         path = reports / f"与{p.previous_slot}对比.csv"

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from . import appeals, csvio, delivered, differences, frameworks, pipeline, stages
+from . import appeals, csvio, delivered, differences, frameworks, pipeline, provenance, stages
 from .evidence import sha256_file
 from .problems import InputError, ParameterError
 
@@ -266,11 +266,9 @@ def verify(bundle: str | Path, raw: str | Path | None = None) -> Verification:
     if fw.file_hash != m["framework"]["sha256"]:
         v.differences.append(f"框架文件 frameworks/{fw_id}.yaml 已改变（the framework file differs from the one used: "
                              f"{m['framework']['sha256'][:12]}… → {fw.file_hash[:12]}…）")
-    from . import provenance  # templates, expectation suites, environment, previous bundle, 复核 file
-
-    checked, differences = provenance.check(bundle, m)
-    v.checked += checked
-    v.differences += differences
+    recorded_checked, recorded_differences = provenance.check(bundle, m)  # templates, suites, environment, previous bundle, 复核
+    v.checked += recorded_checked
+    v.differences += recorded_differences
     _check_records(bundle, m, v)
     raw_src = bundle / delivered.RAW
     if raw is not None:
