@@ -16,8 +16,8 @@ from docx.oxml.ns import qn
 
 from . import summary
 from .docformat import (
-    TABLE_PT, TEXT_WIDTH_MM, Fonts, Writer, chinese_date, fit_widths, office_document, red_header, set_core, signature,
-    table_xml, to_bytes,
+    CELL_PAD_MM, PT_MM, TABLE_PT, TEXT_WIDTH_MM, Fonts, Writer, chinese_date, fit_widths, natural_width_mm, office_document,
+    red_header, set_core, signature, table_xml, to_bytes,
 )
 from .layout import SMALL_TABLE_PT
 from .office import context, demo_line, doc_number, fill, fixed_time, fmt
@@ -104,9 +104,29 @@ def _ids(evidence_ids: Any) -> list[str]:
     return [x.strip() for x in str(evidence_ids or "").split(";") if x.strip()]
 
 
-# the 指标 and 说明及依据 columns wrap and share what the date, id and 来源 columns leave
+# the 指标 (and 来源) columns wrap at a few characters; 说明及依据, last, takes the rest
 NOTICE_FLEX = (1, 5)
-NOTICE_TEXT_CHARS = 8.0  # each of them this wide at least (or as wide as its text), else a smaller size
+VETO_FLEX = (1, 4, 5)
+NOTICE_SIDE_CHARS = 6.0  # 指标, 来源: at most this wide (narrower when their text is)
+NOTICE_MAIN = ((TABLE_PT, 14.0), (SMALL_TABLE_PT, 12.0))  # 说明及依据 at least so many characters, at 小四, else 五号
+
+
+def main_column_widths(header: list[str], rows: list[list[str]], size_pt: float, flex: tuple[int, ...],
+                       side_chars: float, main_chars: float) -> list[float] | None:
+    """Widths (mm) filling the text block: fixed columns at their natural width, the side text
+    columns at most `side_chars` characters, the last flex column the rest — None when that rest is
+    under `main_chars` characters (the caller tries a smaller size)."""
+    char_mm = size_pt * PT_MM
+    cols = range(len(header))
+    natural = [max(natural_width_mm([header[c]], size_pt, header=True), natural_width_mm([r[c] for r in rows], size_pt))
+               for c in cols]
+    main, sides = flex[-1], flex[:-1]
+    widths = [min(natural[c], side_chars * char_mm + CELL_PAD_MM) if c in sides else natural[c] for c in cols]
+    rest = TEXT_WIDTH_MM - sum(w for c, w in enumerate(widths) if c != main)
+    if rest < main_chars * char_mm + CELL_PAD_MM:
+        return None
+    widths[main] = rest
+    return [round(w, 2) for w in widths]
 
 
 class NoticeWriter:
@@ -163,20 +183,28 @@ class NoticeWriter:
             ])
         return out
 
-    def table(self, header: list[str], rows: list[list[str]], aligns: list[str]) -> str:
+    def table(self, header: list[str], rows: list[list[str]], aligns: list[str], flex: tuple[int, ...] = NOTICE_FLEX,
+              keep_end: bool = False) -> str:
         """A notice table whose date, id and 来源 columns are as wide as their longest entry (an id
         such as LS2023-008 never breaks inside; its text stays exactly as in the evidence, so it
-        can be searched and copied), rows that never split across pages, the header repeated."""
+        can be searched and copied), rows that never split across pages, the header repeated.
+        The last `flex` column (说明及依据, the long one) gets what the others leave, so rows stay
+        short enough that an unsplittable row does not push the table off a half-empty page."""
         widths, size = None, SMALL_TABLE_PT
-        # 小四 with text columns of 8 characters or more, then 五号 so; then 五号 with 5, then 3
-        for size, floor, comfortable in ((TABLE_PT, 4.0, NOTICE_TEXT_CHARS), (SMALL_TABLE_PT, 4.0, NOTICE_TEXT_CHARS),
-                                         (SMALL_TABLE_PT, 5.0, None), (SMALL_TABLE_PT, 3.0, None)):
-            widths = fit_widths(header, rows, size, TEXT_WIDTH_MM, NOTICE_FLEX, floor, comfortable)
+        for size, main_chars in NOTICE_MAIN:
+            widths = main_column_widths(header, rows, size, flex, NOTICE_SIDE_CHARS, main_chars)
             if widths is not None:
                 break
+        if widths is None:  # very wide ids or dates: the shared fitting, down to narrow text columns
+            for size, floor, comfortable in ((SMALL_TABLE_PT, 5.0, None), (SMALL_TABLE_PT, 3.0, None)):
+                widths = fit_widths(header, rows, size, TEXT_WIDTH_MM, flex, floor, comfortable)
+                if widths is not None:
+                    break
         widths = widths or [TEXT_WIDTH_MM / len(header)] * len(header)  # an id wider than the page
+        # keep_end: the last row keeps with the line under the table (以上合计…), which keeps with the
+        # signature, so the signature's page holds a row of the table as well
         return table_xml(widths, header, rows, self.fonts, aligns, split_rows=False,
-                         size_pt=None if size == TABLE_PT else size)
+                         size_pt=None if size == TABLE_PT else size, keep_end=keep_end)
 
     def detail(self, explanation: str, basis: str | None) -> str:
         cfg = self.office["notice"]
@@ -201,9 +229,10 @@ class NoticeWriter:
             w.para(fill(cfg["opening_vetoed"], ctx, reasons=summary.quoted(summary.veto_reason_text(self.fw, unit.veto_reasons)),
                         grade=unit.grade))
             if vetoes is not None and len(vetoes):
-                w.para(fill(cfg.get("veto_intro", "单项否决事项及证据如下："), ctx))
+                intro = w.para(fill(cfg.get("veto_intro", "单项否决事项及证据如下："), ctx))
+                intro.paragraph_format.keep_with_next = True  # never left at a page's foot without its table
                 w.table(self.table(list(cfg.get("veto_columns") or VETO_COLUMNS), self.veto_rows(vetoes),
-                                   ["center", "left", "center", "center", "center", "left"]))
+                                   ["center", "left", "center", "center", "left", "left"], VETO_FLEX))
         else:
             w.para(fill(cfg["opening_scored"], ctx, total=fmt(unit.total), group=unit.unit_group,
                         rank=int(unit.rank), grade=unit.grade))
@@ -211,7 +240,7 @@ class NoticeWriter:
             w.para(fill(cfg["no_deductions"], ctx))
         else:
             aligns = ["center", "left", "center", "center", "center", "left"]
-            w.table(self.table(list(cfg["columns"]), list(self.rows(lines)), aligns))
+            w.table(self.table(list(cfg["columns"]), list(self.rows(lines)), aligns, keep_end=True))
             w.para(fill(cfg["total"], ctx, points=fmt(-lines["points"].sum())))
         signature(w, self.office.get("signature") or self.office["issuer"], ctx["date_text"],
                   bool(self.office.get("seal", True)))
