@@ -26,6 +26,7 @@ from assessment.documents.office import BLANK_PREFIX, OfficeError, load_office, 
 from assessment.problems import EvidenceError
 
 from bundles import make_bundle
+from test_rendered_pages import render
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "raw" / "demo" / "2023"
@@ -132,6 +133,13 @@ def test_documents_of_an_unconfigured_jurisdiction(lianshui, tmp_path):
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["office"]["jurisdiction"] == "涟水县" and manifest["office"]["configured"] is False
     assert "涟水县人民政府办公室" in manifest["office"]["warning"] and manifest["office"]["synthetic"] is False
+    # as printed: LibreOffice renders the 通报 and a notice under 涟水's derived name, nothing of 泗洪's
+    notice = sorted((bundle / "reports" / "notices").glob("*.docx"))[0]
+    for docx in (bundle / "reports").glob("通报-*.docx"), [notice]:
+        pages = render(next(iter(docx)), tmp_path)
+        printed = re.sub(r"\s+", "", "".join(pages))
+        assert printed.startswith("涟水县人民政府办公室") and "〔2024〕" in pages[0]
+        assert not any(word in printed for word in SIHONG)
 
 
 def test_cli_run_and_report_notebook_warn(lianshui, tmp_path):
