@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from assessment import signing
 from assessment.problems import ParameterError
-from bundles import make_bundle
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sihong_small"
 
@@ -48,15 +47,15 @@ def keys(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def base_bundle(tmp_path_factory) -> Path:
-    return make_bundle(FIXTURE, tmp_path_factory.mktemp("out"))
+def base_bundle(published_small) -> Path:
+    """A real published run (verify regenerates it), shared with the other verify tests."""
+    return published_small
 
 
 @pytest.fixture
 def bundle(base_bundle, tmp_path) -> Path:
-    copy = tmp_path / "sihong" / "2023"
-    shutil.copytree(base_bundle, copy)
-    return copy
+    shutil.copytree(base_bundle.parent, tmp_path / "sihong")  # with last year's bundle beside it, as published
+    return tmp_path / "sihong" / base_bundle.name
 
 
 def fp_of(pub: Path) -> str:
