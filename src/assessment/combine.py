@@ -214,10 +214,10 @@ def run(path: str | Path, out: str | Path | None = None) -> Path:
         office_status = documents.office.office_status(documents.office_for(cfw, synthetic=synthetic))
         manifest = {"combination": {"id": comb.id, "file": str(path), "sha256": sha256_file(path)}, "components": provenance,
                     "office": office_status,
-                    "outputs": {str(p.relative_to(staging)): sha256_file(p) for p in sorted(staging.rglob("*")) if p.is_file()},
+                    "outputs": {p.relative_to(staging).as_posix(): sha256_file(p) for p in sorted(staging.rglob("*")) if p.is_file()},
                     "started": started.isoformat(timespec="seconds"),
                     "finished": dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")}
-        (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
+        (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8", newline="\n")
         old = final.parent / f".{final.name}.previous"
         if final.exists():
             os.replace(final, old)

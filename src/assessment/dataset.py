@@ -89,7 +89,7 @@ def write(folder: Path, description: str, made_with: str | None = None, syntheti
         text += yaml.safe_dump({"made_with": made_with}, allow_unicode=True, width=1000)
     parse(text)  # what is written reads back as written
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(text, encoding="utf-8", newline="\n")
     return path
 
 
@@ -97,7 +97,7 @@ def keep(ds: Dataset | None, evidence_folder: Path) -> None:
     """Into the bundle (evidence/dataset.json), so the documents regenerated from the bundle say the same."""
     if ds is not None:
         (Path(evidence_folder) / BUNDLE_FILE).write_text(json.dumps(ds.to_dict(), ensure_ascii=False, indent=1, sort_keys=True),
-                                                         encoding="utf-8")
+                                                         encoding="utf-8", newline="\n")
 
 
 def of_bundle(bundle: Path) -> Dataset | None:

@@ -56,11 +56,11 @@ def compare(archive: Path, copy: Path) -> list[str]:
     out = []
     for name in sorted(set(kept) | set(held)):
         if name not in held:
-            out.append(f"{RAW}/{name}：运行包中没有归档中的这个交付文件（the bundle lacks this delivered file of the archive）")
+            out.append(f"{RAW.as_posix()}/{name}：运行包中没有归档中的这个交付文件（the bundle lacks this delivered file of the archive）")
         elif name not in kept:
-            out.append(f"{RAW}/{name}：归档 --raw 中没有这个文件（not among the delivered files in --raw）")
+            out.append(f"{RAW.as_posix()}/{name}：归档 --raw 中没有这个文件（not among the delivered files in --raw）")
         elif sha256_file(kept[name]) != sha256_file(held[name]):
-            out.append(f"{RAW}/{name}：与归档 --raw 中的交付文件不同（differs from the delivered file in --raw: "
+            out.append(f"{RAW.as_posix()}/{name}：与归档 --raw 中的交付文件不同（differs from the delivered file in --raw: "
                        f"{sha256_file(kept[name])[:12]}… → {sha256_file(held[name])[:12]}…）")
     return out
 
@@ -72,10 +72,12 @@ def named_as_delivered(problems: list, raw_dir: Path) -> list:
     `evidence/raw`, the copy the stage read; the analyst must read the folder they gave (--raw)."""
     from dataclasses import replace
 
+    raw = RAW.as_posix()
     out = []
     for p in problems:
         file = p.file
-        if isinstance(file, str) and (file == str(RAW) or file.startswith(f"{RAW}/")):
-            file = str(Path(raw_dir) / file[len(str(RAW)):].lstrip("/")) if file != str(RAW) else str(raw_dir)
+        seen = file.replace(os.sep, "/") if isinstance(file, str) and os.sep != "/" else file  # Windows: evidence\raw\x.csv
+        if isinstance(seen, str) and (seen == raw or seen.startswith(f"{raw}/")):
+            file = str(Path(raw_dir) / seen[len(raw):].lstrip("/")) if seen != raw else str(raw_dir)
         out.append(replace(p, file=file) if file != p.file else p)
     return out

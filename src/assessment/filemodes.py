@@ -9,6 +9,7 @@ temporary file sets the mode from here, so all outputs get `0666 & ~umask` (fold
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 _LOCK = threading.Lock()
@@ -19,13 +20,19 @@ def current_umask() -> int:
 
     Elsewhere the classic set-and-restore is used, under a lock so threads of this process never
     see the temporary 0 umask while creating files through this module."""
+    if not sys.platform.startswith("linux"):
+        return _set_and_restore()
     try:
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
     except (OSError, ValueError, IndexError):
-        pass
+        pass  # an old kernel without the Umask line
+    return _set_and_restore()
+
+
+def _set_and_restore() -> int:
     with _LOCK:
         mask = os.umask(0o022)
         os.umask(mask)
@@ -43,5 +50,8 @@ def dir_mode() -> int:
 
 
 def as_if_opened(fd: int) -> None:
-    """Give a file made by mkstemp (0600) the mode a plain open() would have given it."""
-    os.fchmod(fd, file_mode())
+    """Give a file made by mkstemp (0600) the mode a plain open() would have given it.
+
+    Only where files have POSIX modes (os.fchmod): on Windows a new file takes its folder's ACL either way."""
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, file_mode())

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import fcntl
 import json
 import os
 import platform
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterator
+
+import filelock
 
 from . import delivered, frameworks
 from . import params as params_mod
@@ -131,16 +133,26 @@ def _paths(p: RunParams) -> dict[str, Path]:
     county_dir = Path(p.out_dir) / p.county
     y = p.slot
     return {"county": county_dir, "final": county_dir / y, "lock": county_dir / f".{y}.lock",
+            "holder": county_dir / f".{y}.lock.holder",
             "previous": county_dir / f".{y}.previous", "failed": county_dir / f"{y}.failed"}
 
 
 @contextmanager
 def county_year_lock(p: RunParams) -> Iterator[None]:
-    """One run per county-year: a second one is refused at once with a clear message."""
+    """One run per county-year: a second one is refused at once, naming the run that holds the lock.
+
+    The lock is the operating system's (filelock: flock on Linux, msvcrt on Windows), so it goes when
+    its process goes, also when killed. Who holds it is written to a small file beside it once the
+    lock is taken (a locked file cannot be read by others on Windows), and removed on release."""
     paths = _paths(p)
     try:
         paths["county"].mkdir(parents=True, exist_ok=True)
-        fd = os.open(paths["lock"], os.O_RDWR | os.O_CREAT, 0o644)
+        lock = filelock.FileLock(str(paths["lock"]), timeout=0)
+        lock.acquire()
+    except filelock.Timeout:
+        holder = _read_holder(paths["holder"])
+        raise RunLocked(f"{p.county} {p.year} 正在由另一个运行处理（{holder}），请等待其结束后再运行"
+                        f"（another run of {p.county}/{p.year} holds the lock: {holder}）") from None
     except OSError as exc:
         blocker = next((a for a in [paths["county"], *paths["county"].parents] if a.exists() and not a.is_dir()), None)
         if blocker is not None:
@@ -150,16 +162,25 @@ def county_year_lock(p: RunParams) -> Iterator[None]:
                         f"{os_reason_en(exc)}）") from None
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
-            raise RunLocked(f"{p.county} {p.year} 正在由另一个运行处理（{holder}），请等待其结束后再运行"
-                            f"（another run of {p.county}/{p.year} holds the lock: {holder}）") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} since {dt.datetime.now().isoformat(timespec='seconds')}".encode(), 0)
+            write_small_atomic(paths["holder"], f"pid {os.getpid()} since {dt.datetime.now().isoformat(timespec='seconds')}")
+        except OSError:
+            pass  # who holds it is for the message of a refused run; the lock itself is taken (a full disk fails the run later, reported)
         yield
     finally:
-        os.close(fd)  # closing releases the lock, also when the process is killed
+        try:
+            paths["holder"].unlink()
+        except OSError:
+            pass  # already gone, or never written: the next holder writes its own
+        lock.release()  # the operating system releases it too when the process is killed
+
+
+def _read_holder(path: Path) -> str:
+    """'pid N since …' as the holder wrote it; the holder may have taken the lock an instant ago and not written it yet."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        text = ""
+    return text[:200] or "刚刚开始，尚未写明进程号 just started, pid not yet written"
 
 
 def recover(p: RunParams) -> None:
@@ -189,7 +210,12 @@ def publish(staging: Path, p: RunParams) -> Path:
 
 
 def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+    """Make a rename inside `path` durable where the platform can open a folder (POSIX: O_DIRECTORY).
+
+    Windows cannot open a folder as a file; NTFS journals the rename itself."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
@@ -242,27 +268,58 @@ def kernel_socket_dir() -> Path:
     root = Path(tempfile.gettempdir())
     for stale in root.glob(f"{SOCKETS_PREFIX}*-*"):
         pid = stale.name[len(SOCKETS_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or not stale.is_dir() or stale.stat().st_uid != os.getuid():
+        if not pid.isdigit() or not stale.is_dir() or not _ours(stale):
             continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+        if not _alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
-        except PermissionError:
-            pass  # alive, someone else's
     return Path(tempfile.mkdtemp(prefix=f"{SOCKETS_PREFIX}{os.getpid()}-"))
 
 
-def _ipc_kernel_manager(socket_dir: Path):
-    """A kernel manager speaking over local IPC sockets (no open TCP ports, no transport warning)."""
+def _alive(pid: int) -> bool:
+    """Whether process `pid` still runs. POSIX: signal 0 (PermissionError: alive, someone else's); Windows:
+    psutil (ipykernel's own dependency), since os.kill(pid, 0) there does not probe: it ends the process."""
+    if os.name == "nt":
+        import psutil
+
+        return psutil.pid_exists(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _ours(path: Path) -> bool:
+    """A folder this user made (POSIX: its owner uid); Windows gives each user a temp folder of their own."""
+    if not hasattr(os, "getuid"):
+        return True
+    return path.stat().st_uid == os.getuid()
+
+
+def kernel_transport() -> str:
+    """"ipc" (Unix domain sockets: no open TCP ports) where ZeroMQ has it, else "tcp" on 127.0.0.1.
+
+    Windows takes tcp whatever its ZeroMQ says: jupyter_client's ipc transport names POSIX socket files."""
+    import zmq
+
+    return "ipc" if zmq.has("ipc") and sys.platform != "win32" else "tcp"
+
+
+def _kernel_manager(socket_dir: Path):
+    """A kernel manager speaking over local IPC sockets (no open TCP ports, no transport warning);
+    where ZeroMQ has no IPC (Windows), over TCP on 127.0.0.1."""
     from jupyter_client.manager import AsyncKernelManager
 
     env = kernel_env()
 
-    class IPCKernelManager(AsyncKernelManager):
+    transport = kernel_transport()
+
+    class LocalKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
-            kwargs.setdefault("transport", "ipc")
-            kwargs.setdefault("ip", str(socket_dir / "kernel"))
+            kwargs.setdefault("transport", transport)
+            kwargs.setdefault("ip", str(socket_dir / "kernel") if transport == "ipc" else "127.0.0.1")
             # beside the sockets (not a loose /tmp/tmpXXXX.json), so it goes with them
             kwargs.setdefault("connection_file", str(socket_dir / f"connection-{uuid.uuid4().hex[:12]}.json"))
             super().__init__(**kwargs)
@@ -293,7 +350,7 @@ def _ipc_kernel_manager(socket_dir: Path):
                 log.close()
             return await super()._async_cleanup_resources(restart=restart)
 
-    return IPCKernelManager
+    return LocalKernelManager
 
 
 def kernel_log_tail(socket_dir: Path | None, lines: int = 40) -> str:
@@ -324,7 +381,10 @@ def stop_kernels() -> list[int]:
         proc = getattr(getattr(km, "provisioner", None), "process", None)
         pid = getattr(proc, "pid", None)
         if pid:
-            for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+            # POSIX: the kernel's whole process group, then the kernel alone; Windows: Popen.kill (TerminateProcess)
+            kills = ((lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)) if hasattr(os, "killpg")
+                     else (proc.kill,))
+            for kill in kills:
                 try:
                     kill()
                     stopped.append(pid)
@@ -359,7 +419,7 @@ def execute_stage(notebook: Path, output: Path, params: RunParams, cwd: Path, so
         warnings.simplefilter("ignore")
         pm.execute_notebook(str(notebook), str(output), parameters=params.to_dict(), kernel_name="python3",
                             progress_bar=False, log_output=False, cwd=str(cwd),
-                            kernel_manager_class=_ipc_kernel_manager(socket_dir))
+                            kernel_manager_class=_kernel_manager(socket_dir))
 
 
 def scrub(nb_path: Path) -> None:
@@ -378,7 +438,9 @@ def scrub(nb_path: Path) -> None:
         if pm:
             for key in ("start_time", "end_time", "duration"):
                 pm.pop(key, None)
-    nbformat.write(nb, nb_path)
+    # nbformat.write opens in text mode ("\r\n" on Windows): written here with "\n" on every platform
+    with open(nb_path, "w", encoding="utf-8", newline="\n") as f:
+        nbformat.write(nb, f)
 
 
 # nbconvert's lab page loads require.js, MathJax and mermaid from cdnjs (and, for notebooks holding widget
@@ -406,7 +468,7 @@ def to_html(nb_path: Path) -> Path:
     """The executed notebook as one self-contained HTML page (readable offline; same notebook, same bytes)."""
     body, _ = html_exporter().from_filename(str(nb_path))
     out = nb_path.with_suffix(".html")
-    with open(out, "w", encoding="utf-8") as f:
+    with open(out, "w", encoding="utf-8", newline="\n") as f:  # "\n" on every platform: same notebook, same bytes
         f.write(body[: len(body) // 2])
         fault_point("html")  # a disk that fills up half way through the file
         f.write(body[len(body) // 2:])
@@ -434,7 +496,7 @@ def write_small_atomic(path: Path, text: str) -> None:
     """Write a small file whole or not at all: a temp file beside it, fsync, rename. Never leaves 0 bytes."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -537,7 +599,9 @@ def versions() -> dict[str, str]:
 
 
 def file_hashes(root: Path, skip: set[str] = frozenset()) -> dict[str, str]:
-    return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file() and str(p.relative_to(root)) not in skip}
+    """Path inside the bundle (POSIX style, "/" on every platform, as verify reads it) → sha256."""
+    return {p.relative_to(root).as_posix(): sha256_file(p) for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).as_posix() not in skip}
 
 
 def write_manifest(staging: Path, p: RunParams, fw: frameworks.Framework, started: dt.datetime, timings: dict[str, float]) -> Path:
@@ -567,7 +631,7 @@ def write_manifest(staging: Path, p: RunParams, fw: frameworks.Framework, starte
     # templates, expectation suites, environment, previous bundle's hashes, 复核 file, who ran it, tools
     manifest.update(provenance.collect(p, staging))
     path = staging / "manifest.json"
-    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8", newline="\n")
     return path
 
 
@@ -601,8 +665,8 @@ def run(params: RunParams, stages: list[str] | None = None, progress: Callable[[
             # nor where the evidence was delivered: the notebooks read the bundle's own verbatim copy (evidence/raw/),
             # so a bundle regenerated from that copy (`assessment verify`) gives the same notebooks
             delivered.copy_raw(Path(params.raw_dir), staging)
-            nb_params = RunParams(**{**params.to_dict(), "raw_dir": str(delivered.RAW), "bundle_dir": ".",
-                                     "out_dir": os.path.relpath(params.out_dir, staging)})
+            nb_params = RunParams(**{**params.to_dict(), "raw_dir": delivered.RAW.as_posix(), "bundle_dir": ".",
+                                     "out_dir": Path(os.path.relpath(params.out_dir, staging)).as_posix()})
             timings: dict[str, float] = {}
             sockets = kernel_socket_dir()
             nb_out = staging / "notebooks"

@@ -150,10 +150,14 @@ def adjustments_record(params) -> dict[str, Any]:
 
 
 def run_by() -> dict[str, str]:
+    """Who ran it: the login name (getpass: USERNAME on Windows, LOGNAME/USER or the password database on POSIX).
+
+    No name to be found (a container's bare uid, or no environment variable and no `pwd` module):
+    the uid where the platform has one."""
     try:
         user = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no name for this uid (a container): the uid says who
-        user = f"uid {os.getuid()}"
+    except (ImportError, KeyError, OSError):
+        user = f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
     return {"user": user, "host": socket.gethostname()}
 
 

@@ -79,7 +79,7 @@ def recording_problems(bundle: Path) -> Iterator[None]:
         yield
     except InputError as exc:
         bundle.mkdir(parents=True, exist_ok=True)
-        (bundle / PROBLEMS_FILE).write_text(json.dumps([p.to_dict() for p in exc.problems], ensure_ascii=False, indent=1), encoding="utf-8")
+        (bundle / PROBLEMS_FILE).write_text(json.dumps([p.to_dict() for p in exc.problems], ensure_ascii=False, indent=1), encoding="utf-8", newline="\n")
         raise
 
 
@@ -148,8 +148,8 @@ def ingest(p: RunParams) -> evidence_mod.Evidence:
     changed = sorted(n for n, digest in ev.files.items() if not (copies / n).is_file() or evidence_mod.sha256_file(copies / n) != digest)
     if changed:  # a file replaced between copying and reading: the bundle would not hold what was read
         raise OSError(f"证据文件 {'、'.join(changed)} 在读取时发生变化（evidence files changed while being read: {', '.join(changed)}）")
-    (folder / "inputs.json").write_text(json.dumps(ev.files, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
-    (folder / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False, indent=1), encoding="utf-8")
+    (folder / "inputs.json").write_text(json.dumps(ev.files, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8", newline="\n")
+    (folder / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False, indent=1), encoding="utf-8", newline="\n")
     if ev.changes is not None:  # every cell read as other than delivered, with its original (reading_changes.csv)
         csvio.write_csv(ev.changes, folder / evidence_mod.CHANGES_FILE)
     fault_point("ingest")
@@ -215,8 +215,8 @@ def validate(p: RunParams):
         report.problems.extend(office_warnings(fw))  # counted with the others: CLI, summary.md, notebooks
         folder = bundle / "validation"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "results.json").write_text(report.to_json(), encoding="utf-8")
-        (folder / "summary.md").write_text(report.summary_markdown(), encoding="utf-8")
+        (folder / "results.json").write_text(report.to_json(), encoding="utf-8", newline="\n")
+        (folder / "summary.md").write_text(report.summary_markdown(), encoding="utf-8", newline="\n")
         validation.raise_for_errors(report)
     fault_point("validate")
     return report
@@ -452,14 +452,14 @@ def report(p: RunParams) -> dict[str, Path]:
                                     synthetic=synthetic)
     issuer = office.office_status(office.office_for(res.framework, synthetic=synthetic))
     issuer["dataset"] = declared.to_dict() if declared else None
-    (reports / OFFICE_FILE).write_text(json.dumps(issuer, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    (reports / OFFICE_FILE).write_text(json.dumps(issuer, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8", newline="\n")
     files["office_status"] = reports / OFFICE_FILE
     if comparison is not None:  # years side by side, also as a table for the analyst
         path = reports / f"与{p.previous_slot}对比.csv"
         csvio.write_csv(comparison, path)
         files["comparison"] = path
     reports.mkdir(parents=True, exist_ok=True)
-    (reports / COMPARISON_FILE).write_text(json.dumps(status, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    (reports / COMPARISON_FILE).write_text(json.dumps(status, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8", newline="\n")
     files["comparison_status"] = reports / COMPARISON_FILE
     fault_point("report")
     return files
