@@ -259,3 +259,33 @@ def test_the_text_check_catches_what_it_is_for():
                      "open(p, 'rb')\nPath(p).read_text(encoding='utf-8')\nos.open(p, 0)\n"
                      "open(p, 'w', encoding='utf-8', newline='')\n")
     assert [(line, what) for line, _, what in text_calls_missing_options(tree)] == [(1, "encoding"), (2, "newline"), (3, "newline")]
+
+
+# ---- the platform's way, where this machine cannot show it -------------------------------
+
+def test_run_by_names_someone_without_pwd_or_uid(monkeypatch):
+    """Windows with no USERNAME: getpass then imports pwd, which is not there; the uid is not there either."""
+    import getpass
+
+    from assessment import provenance
+
+    def no_pwd():
+        raise ModuleNotFoundError("No module named 'pwd'", name="pwd")
+
+    monkeypatch.setattr(getpass, "getuser", no_pwd)
+    assert provenance.run_by()["user"] == f"uid {os.getuid()}"
+    monkeypatch.delattr(os, "getuid")
+    who = provenance.run_by()
+    assert who["user"] == "unknown" and who["host"]
+
+
+def test_problems_named_with_windows_separators_name_the_delivered_folder(monkeypatch, tmp_path):
+    """A stage on Windows names `evidence\\raw\\events.csv`; the analyst reads the folder they gave (--raw)."""
+    from assessment import delivered
+    from assessment.problems import Problem
+
+    monkeypatch.setattr(os, "sep", "\\")
+    found = delivered.named_as_delivered([Problem(file="evidence\\raw\\events.csv", message_zh="x", message_en="x"),
+                                          Problem(file="evidence\\raw", message_zh="y", message_en="y"),
+                                          Problem(file="frameworks\\x.yaml", message_zh="z", message_en="z")], tmp_path)
+    assert [p.file for p in found] == [str(tmp_path / "events.csv"), str(tmp_path), "frameworks\\x.yaml"]
