@@ -1,11 +1,12 @@
 # One install, then the two jobs: `make demo` (the full assessment of the bundled demo county-year)
-# and `make test`. Both create .venv from nothing on a machine with Python 3.11 and apt.
+# and `make test`. Both create .venv from nothing on a machine with Python 3.11 and apt. `make lab` opens
+# the stage notebooks in JupyterLab.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench clean system-deps fonts
+.PHONY: install test demo lab bench clean system-deps fonts
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,12 @@ clean:
 # The main job: the full assessment of the bundled demo county-year (synthetic data).
 demo: fonts $(STAMP)
 	$(BIN)/assessment run --county demo --year 2023 --framework sihong-new-media-2023
+
+# JupyterLab on the stage notebooks (notebooks/), in the venv's own kernel (python3 is the venv's python:
+# jupyter is told to look up kernels in the venv before ~/.local). A notebook run here with no bundle_dir writes to the
+# draft bundle data/processed/<county>/<year>.draft/; only `assessment run` publishes.
+lab: fonts $(STAMP)
+	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --notebook-dir=notebooks
 
 # Speed and scale (issue 6): prints a table and writes bench/results.json; data generated into bench/data/.
 bench: $(STAMP)

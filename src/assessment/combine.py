@@ -117,6 +117,13 @@ def _bundle(comb_path: Path, c: Component) -> Path:
 
 
 def _component_scores(bundle: Path, c: Component, comb_file: str) -> tuple[pd.DataFrame, dict]:
+    from .stages import is_draft
+
+    if is_draft(bundle):  # what notebooks run by hand wrote: never published, never a component
+        raise FrameworkError([Problem(file=comb_file, column=f"components.{c.id}.bundle", value=str(bundle),
+                                      message_zh="组成部分是草稿运行包（手动运行笔记本所得，未发布），不能组合；请先用 assessment run 发布",
+                                      message_en="the component is a draft bundle (notebooks run by hand, not published): publish it with assessment run first",
+                                      rule="combination")])
     manifest = bundle / "manifest.json"
     if not manifest.is_file():
         raise FrameworkError([Problem(file=comb_file, column=f"components.{c.id}.bundle", value=str(bundle),

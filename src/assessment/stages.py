@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -25,6 +26,8 @@ from .problems import InputError, Problem
 from .scoring import Period, Results
 
 PROBLEMS_FILE = "problems.json"
+DRAFT_SUFFIX = ".draft"  # <slot>.draft/: what notebooks run by hand write (never a published bundle)
+DRAFT_MARKER = "DRAFT.txt"  # in a draft: says it is one, so nobody sends it
 ID_COLUMNS = {"unit_id": str, "unit_name": str, "unit_group": str, "indicator": str, "rule": str, "evidence_ids": str,
               "explanation": str, "kind": str, "grade": str, "veto_reasons": str, "name": str}
 
@@ -54,6 +57,21 @@ class RunParams:
     @property
     def bundle(self) -> Path:
         return Path(self.bundle_dir) if self.bundle_dir else Path(self.out_dir) / self.county / self.slot
+
+    @property
+    def published(self) -> Path:
+        """Where `assessment run` publishes this county-period: <out_dir>/<county>/<slot>."""
+        return Path(self.out_dir) / self.county / self.slot
+
+    @property
+    def draft(self) -> Path:
+        """Where a notebook run by hand writes: <out_dir>/<county>/<slot>.draft, beside the published bundle."""
+        return Path(self.out_dir) / self.county / f"{self.slot}{DRAFT_SUFFIX}"
+
+    @property
+    def by_hand(self) -> bool:
+        """No bundle_dir given: a notebook opened and run in Jupyter, not a stage of `assessment run`."""
+        return not self.bundle_dir
 
     @property
     def slot(self) -> str:
@@ -121,6 +139,147 @@ def fault_point(stage: str) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"injected at {stage} ({FAULT_ENV}={spec})")
 
 
+# ---- runs by hand: the draft bundle ---------------------------------------------------------
+#
+# A stage notebook opened in JupyterLab and run with its default parameters (no bundle_dir) must
+# never rewrite a published bundle: only `assessment run` publishes (lock, building aside, manifest).
+# It works in <out_dir>/<county>/<slot>.draft/ instead. The draft holds draft.json, which says it is a
+# draft and records which stages are done in it and where their inputs were read from. A stage reads
+# the earlier stages' results from the draft where the draft has them, else it copies them from the
+# published bundle (read only) into the draft first; its own results and the later stages' are redone.
+
+DRAFT_FILE = "draft.json"
+STAGE_ORDER = ["ingest", "validate", "score", "report"]
+STAGE_OUTPUTS = {"ingest": "evidence", "validate": "validation", "score": "scores", "report": "reports"}
+STAGE_NOTEBOOKS = {"ingest": "01_ingest", "validate": "02_validate", "score": "03_score", "report": "04_report"}
+DRAFT_NOTE = "草稿，未发布：手动运行笔记本所得，不得作为考评结果报送；只有 assessment run 发布运行包（draft, not published: made by running notebooks by hand, not to be sent; only assessment run publishes）"
+FROM_DRAFT, FROM_PUBLISHED = "draft", "published"
+
+
+class DraftIncomplete(Exception):
+    """A stage run by hand whose earlier results are neither in the draft nor in a published bundle (Chinese and English)."""
+
+
+def is_draft(folder: str | Path) -> bool:
+    """A draft bundle, by its name or its marker: never to be verified, combined, compared or sent."""
+    folder = Path(folder)
+    return folder.name.endswith(DRAFT_SUFFIX) or (folder / DRAFT_FILE).exists() or (folder / DRAFT_MARKER).exists()
+
+
+def shown_path(path: Path) -> str:
+    """A folder as a note shows it: relative to the project where it lies inside it (no machine-specific prefix)."""
+    real = Path(os.path.abspath(path))
+    root = frameworks.project_root().resolve()
+    try:
+        return real.relative_to(root).as_posix() + "/"
+    except ValueError:
+        return real.as_posix() + "/"
+
+
+def read_draft(draft: Path) -> dict:
+    """draft.json of a draft: {"stages": {stage: {"from": "draft"} or {"from": "published", "copied_from": …}}, …}
+    (a fresh record where there is none yet)."""
+    path = Path(draft) / DRAFT_FILE
+    if path.is_file():
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(record, dict) and isinstance(record.get("stages"), dict):
+                return record
+        except (OSError, ValueError):
+            pass  # a damaged record: the draft is started again from the published bundle
+    return {"draft": True, "published": False, "stages": {}}
+
+
+def _write_draft(draft: Path, p: RunParams, record: dict) -> None:
+    """draft.json (written aside, then renamed) and DRAFT.txt, the marker a person sees first."""
+    record.update({"draft": True, "published": False, "说明 note": DRAFT_NOTE, "county": p.county, "year": int(p.year),
+                   "period": p.period, "framework": p.framework})
+    draft.mkdir(parents=True, exist_ok=True)
+    tmp = draft / f".{DRAFT_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, draft / DRAFT_FILE)
+    (draft / DRAFT_MARKER).write_text(f"草稿运行包（draft bundle）\n\n{DRAFT_NOTE}\n", encoding="utf-8")
+
+
+def draft_sources(p: RunParams, stage: str) -> dict[str, str]:
+    """Where a stage run by hand reads each earlier stage's results: {"evidence": "draft" | "published", …}.
+
+    All from the draft when the draft holds any of them (the draft's own chain, never mixed with the
+    published one), else all from the published bundle. Raises DraftIncomplete, naming the notebook
+    to run first, when neither holds them."""
+    earlier = STAGE_ORDER[: STAGE_ORDER.index(stage)]
+    done = read_draft(p.draft)["stages"] if p.draft.is_dir() else {}
+    draft_has = [s for s in earlier if s in done and (p.draft / STAGE_OUTPUTS[s]).is_dir()]
+    if draft_has:
+        missing = [s for s in earlier if s not in draft_has]
+        if missing:
+            nb = STAGE_NOTEBOOKS[missing[0]]
+            raise DraftIncomplete(f"草稿运行包 {shown_path(p.draft)} 中还没有 {STAGE_OUTPUTS[missing[0]]}/：请先手动运行 {nb}"
+                                  f"（the draft bundle has no {STAGE_OUTPUTS[missing[0]]}/ yet: run {nb} by hand first）")
+        return {STAGE_OUTPUTS[s]: FROM_DRAFT for s in earlier}
+    absent = [s for s in earlier if not (p.published / STAGE_OUTPUTS[s]).is_dir()]
+    if absent or (earlier and not (p.published / "manifest.json").is_file()):
+        nb = STAGE_NOTEBOOKS[absent[0] if absent else earlier[0]]
+        raise DraftIncomplete(f"草稿运行包和已发布运行包 {shown_path(p.published)} 中都没有前一步的结果：请先手动运行 {nb}，或用 assessment run 发布"
+                              f"（neither the draft nor the published bundle holds the earlier results: run {nb} by hand first, or publish with assessment run）")
+    return {STAGE_OUTPUTS[s]: FROM_PUBLISHED for s in earlier}
+
+
+def _copy_in(src: Path, dest: Path) -> None:
+    """Copy a published folder into the draft, whole or not at all; the published folder is only read."""
+    tmp = dest.parent / f".{dest.name}.copying-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp, copy_function=shutil.copyfile)  # the draft's own modes, not the published files'
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
+
+
+def open_bundle(p: RunParams, stage: str) -> tuple[RunParams, str]:
+    """The parameters a stage notebook works with, and the first thing it shows (Markdown).
+
+    Given a bundle_dir (`assessment run`): unchanged, and the heading it always showed, with no path
+    (the executed notebooks in a bundle do not depend on where it was built). Run by hand: the draft
+    bundle, prepared for the stage (earlier results from the draft, or copied from the published
+    bundle; this stage's and later stages' old results removed, so nothing stale mixes in), and a
+    note that says where the results go and that only `assessment run` publishes."""
+    head = f"**{p.county} {p.year}**，框架 `{p.framework}`"
+    if not p.by_hand:
+        return p, head
+    sources = draft_sources(p, stage)
+    draft = p.draft
+    record = read_draft(draft)
+    draft.mkdir(parents=True, exist_ok=True)
+    for folder, where in sources.items():
+        if where == FROM_PUBLISHED:
+            _copy_in(p.published / folder, draft / folder)
+            done_stage = next(s for s, f in STAGE_OUTPUTS.items() if f == folder)
+            record["stages"][done_stage] = {"from": FROM_PUBLISHED, "copied_from": shown_path(p.published)}
+    for later in STAGE_ORDER[STAGE_ORDER.index(stage):]:  # redone: an old result must not outlive its inputs
+        shutil.rmtree(draft / STAGE_OUTPUTS[later], ignore_errors=True)
+        record["stages"].pop(later, None)
+    (draft / PROBLEMS_FILE).unlink(missing_ok=True)
+    _write_draft(draft, p, record)
+    lines = [f"**草稿运行包 draft bundle：`{shown_path(draft)}`**（手动运行，结果写入草稿，不改动已发布运行包 "
+             f"run by hand: results go to the draft, the published bundle is not touched）；只有 `assessment run` 发布运行包"
+             f"（only `assessment run` publishes）"]
+    for folder, where in sources.items():
+        if where == FROM_PUBLISHED:
+            lines.append(f"读取 reading `{folder}/`：复制自已发布运行包 copied from the published bundle `{shown_path(p.published)}`（只读 read only）")
+        else:
+            lines.append(f"读取 reading `{folder}/`：草稿中已有的结果 the draft's own")
+    lines.append(head)
+    return replace(p, bundle_dir=str(draft)), "\n\n".join(lines)
+
+
+def _stage_done(p: RunParams, stage: str) -> None:
+    """Record a stage finished in a draft (a run by hand); a bundle of `assessment run` is left as it is."""
+    if not (p.bundle / DRAFT_FILE).is_file():
+        return
+    record = read_draft(p.bundle)
+    record["stages"][stage] = {"from": FROM_DRAFT}  # run by hand in the draft
+    _write_draft(p.bundle, p, record)
+
+
 # ---- ingest -------------------------------------------------------------------------------
 
 def ingest(p: RunParams) -> evidence_mod.Evidence:
@@ -152,6 +311,7 @@ def ingest(p: RunParams) -> evidence_mod.Evidence:
     (folder / "reading_notes.json").write_text(json.dumps([n.to_dict() for n in ev.notes], ensure_ascii=False, indent=1), encoding="utf-8", newline="\n")
     if ev.changes is not None:  # every cell read as other than delivered, with its original (reading_changes.csv)
         csvio.write_csv(ev.changes, folder / evidence_mod.CHANGES_FILE)
+    _stage_done(p, "ingest")
     fault_point("ingest")
     return ev
 
@@ -218,6 +378,7 @@ def validate(p: RunParams):
         (folder / "results.json").write_text(report.to_json(), encoding="utf-8", newline="\n")
         (folder / "summary.md").write_text(report.summary_markdown(), encoding="utf-8", newline="\n")
         validation.raise_for_errors(report)
+    _stage_done(p, "validate")
     fault_point("validate")
     return report
 
@@ -272,6 +433,7 @@ def score(p: RunParams) -> Results:
     write_scores(res, p.bundle / "scores")
     if len(annex):
         csvio.write_csv(annex, p.bundle / "scores" / "appeals.csv")
+    _stage_done(p, "score")
     fault_point("score")
     return res
 
@@ -461,6 +623,7 @@ def report(p: RunParams) -> dict[str, Path]:
     reports.mkdir(parents=True, exist_ok=True)
     (reports / COMPARISON_FILE).write_text(json.dumps(status, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8", newline="\n")
     files["comparison_status"] = reports / COMPARISON_FILE
+    _stage_done(p, "report")
     fault_point("report")
     return files
 

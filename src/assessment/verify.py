@@ -222,6 +222,10 @@ def verify(bundle: str | Path, raw: str | Path | None = None) -> Verification:
     if not bundle.is_dir():
         v.differences.append(f"运行包不存在或不是文件夹（no bundle folder at {shown}）")
         return v
+    if stages.is_draft(bundle):  # what notebooks run by hand wrote: never published, so nothing to verify
+        v.differences.append("这是草稿运行包（手动运行笔记本所得，未发布），不能核对；只有 assessment run 发布运行包"
+                             "（a draft bundle, made by running notebooks by hand and never published: nothing to verify; only assessment run publishes）")
+        return v
     try:
         m = read_manifest(bundle)
     except BadManifest as exc:
