@@ -153,6 +153,15 @@ def test_unknown_mapping_keys_are_refused_with_their_path(tmp_path, capsys):
         assert line.startswith("错误：文件 ") and "映射文件有误" in line
 
 
+def test_unquoted_unit_code_in_aliases_gets_a_hint(tmp_path):
+    bad = tmp_path / "mapping.yaml"
+    bad.write_text(MAPPING.read_text(encoding="utf-8").replace('泗洪教育: "0004"', "泗洪教育: 0004"), encoding="utf-8")
+    with pytest.raises(MappingError) as exc:
+        problem_lists.load_mapping(bad, frameworks.load(FW))
+    (p,) = exc.value.problems
+    assert p.column == "aliases.泗洪教育" and "应为文字，现为 “4”" in p.message_zh and "请加引号" in p.message_zh
+
+
 def test_mapping_indicator_codes_checked_against_the_framework(tmp_path):
     bad = _mapping(tmp_path, indicators=[{"keyword": "错别字", "indicator": "A9"}, {"keyword": "制度", "indicator": "B1"},
                                          {"regex": "更新(", "indicator": "A2"}, {"keyword": "x", "regex": "y", "indicator": "A2"}])
@@ -201,6 +210,7 @@ def test_title_row_above_the_header_and_merged_unit_cells(tmp_path):
     ws.merge_cells("B4:B5")
     src = tmp_path / "通报问题清单.xlsx"
     wb.save(src)
+    before = src.read_bytes()
     mapping = _mapping(tmp_path, sheet=None, indicators=[{"keyword": "错别字", "indicator": "A4"}, {"regex": "无法使用", "indicator": "A5"},
                                                           {"keyword": "更新不及时", "indicator": "A2"}])
     out = tmp_path / "e.csv"
@@ -211,7 +221,7 @@ def test_title_row_above_the_header_and_merged_unit_cells(tmp_path):
     rules = {p.rule for p in result.imported.notes}
     assert {"header-row", "merged-filled"} <= rules
     assert not any(p.rule == "column-unused" for p in result.imported.notes)  # 序号 is in ignore_columns, 链接 mapped
-    assert src.read_bytes() == src.read_bytes() and len(result.imported.unmatched) == 0
+    assert src.read_bytes() == before and len(result.imported.unmatched) == 0
 
 
 def test_gbk_csv_with_a_bad_date_and_an_unmapped_column(tmp_path, capsys):

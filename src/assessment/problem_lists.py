@@ -166,6 +166,9 @@ def _schema_problem(file: str, err: dict) -> Problem:
     """A pydantic error of the mapping file, as a Chinese sentence naming the key path (frameworks' wording)."""
     loc = tuple(str(x) for x in err.get("loc", ()))
     zh, en = explain_error({**err, "loc": loc}, allowed=list(_model_at(loc).model_fields))
+    if loc[:1] == ("aliases",) and err.get("type") == "string_type":
+        zh += "（单位编码请加引号，如 \"0004\"：不加引号时 YAML 把它读作数字，前导 0 会丢失）"
+        en += " (quote unit codes, e.g. \"0004\": unquoted, YAML reads a number and the leading zeros are lost)"
     return Problem(file=file, column=".".join(loc) or None, message_zh=f"映射文件有误：{zh}", message_en=f"mapping file: {en}", rule="import-mapping")
 
 
@@ -327,6 +330,11 @@ def _cut(grid: Grid, mapping: Mapping, notes: list[Problem]) -> ListRows:
                              message_en=f"the header is on row {header_row}; the {h} row(s) above it are read as a title, not as data"))
     headers = cells.iloc[h]
     position = {name_key(v): j for j, v in reversed(list(headers.items())) if v is not None}
+    twice = [f"{wanted[f]}（{f}）" for f, k in keys.items() if sum(name_key(v) == k for v in headers if v is not None) > 1]
+    if twice:
+        raise MappingError([Problem(**where, row=header_row, value="、".join(twice), rule="header-duplicate",
+                                    message_zh=f"表头 {'、'.join(twice)} 出现不止一次，无法确定读哪一列：请只保留一列，或在 columns 中写另一列的表头",
+                                    message_en="a mapped header appears more than once; which column is meant cannot be guessed")])
     ignored = {name_key(x) for x in mapping.spec.ignore_columns}
     used = {position[k] for k in keys.values()}
     body = cells.iloc[h + 1:]
