@@ -74,3 +74,66 @@ def test_combined_notification_shows_each_component(combination, tmp_path):
 
     m = json.loads((final / "manifest.json").read_text(encoding="utf-8"))
     assert set(m["components"]) == {"office", "third"} and len(m["combination"]["sha256"]) == 64
+
+
+# ---- combination files refused in Chinese, naming the file and the key path -------------------
+
+SPEC = {"id": "sihong-2023-combined", "title": "泗洪县2023年度政务新媒体综合考评", "jurisdiction": "泗洪县", "county": "sihong", "year": 2023,
+        "components": [{"id": "office", "title": "县政府办公室考评", "weight": 0.3, "bundle": "office/sihong/2023"},
+                       {"id": "third", "title": "第三方评估", "weight": 0.7, "bundle": "third_party/sihong/2023"}]}
+
+
+def _refused(tmp_path: Path, change) -> list:
+    """The problems of SPEC changed by `change`, as combine.load reports them."""
+    import copy
+
+    spec = copy.deepcopy(SPEC)
+    change(spec)
+    path = tmp_path / "组合.yaml"
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(FrameworkError) as exc:
+        combine.load(path)
+    for p in exc.value.problems:
+        assert p.file == str(path) and p.message_zh.startswith("组合文件有误：")
+        assert "Field required" not in p.message_zh and "Extra inputs" not in p.message_zh
+    return exc.value.problems
+
+
+def test_missing_key_named_in_chinese(tmp_path):
+    (p,) = _refused(tmp_path, lambda s: s.pop("jurisdiction"))
+    assert p.column == "jurisdiction" and p.message_zh == "组合文件有误：缺少必填键 “jurisdiction”，请补上"
+    assert "Field required" in p.message_en  # English beside, for the one who searches it
+
+
+def test_extra_key_named_with_its_path_and_the_keys_allowed(tmp_path):
+    (p,) = _refused(tmp_path, lambda s: s["components"][1].update(wieght=0.7))
+    assert p.column == "components[1].wieght"
+    assert p.message_zh == "组合文件有误：不认识的键 “components[1].wieght”，不会被使用，请删除或改正拼写；可用：id、title、weight、bundle"
+
+
+def test_wrong_types_and_values(tmp_path):
+    problems = _refused(tmp_path, lambda s: (s.update(year="二〇二三", missing="drop"), s["components"][0].update(weight="三成")))
+    said = {p.column: p.message_zh for p in problems}
+    assert said["year"] == "组合文件有误：“year” 应为整数，现为 “二〇二三”"
+    assert said["components[0].weight"] == "组合文件有误：“components[0].weight” 应为数字，现为 “三成”"
+    assert said["missing"] == "组合文件有误：“missing” 只能是 “renormalise”、“zero”，现为 “drop”"
+
+
+def test_weights_not_adding_up_and_repeated_ids(tmp_path):
+    (p,) = _refused(tmp_path, lambda s: s["components"][1].update(weight=0.8))
+    assert p.message_zh == "组合文件有误：components 各组成部分的权重 weight 之和应为 1，现为 1.1（office 0.3、third 0.8）：请调整权重"
+    assert "add up to 1" in p.message_en
+    (p,) = _refused(tmp_path, lambda s: s["components"][1].update(id="office"))
+    assert "id 重复：office" in p.message_zh
+
+
+def test_cli_combine_refuses_with_exit_2_and_chinese_lines(tmp_path, capsys):
+    from assessment.cli import main
+
+    path = tmp_path / "组合.yaml"
+    spec = dict(SPEC, components=[dict(SPEC["components"][0], weight=1.5), SPEC["components"][1]])
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    assert main(["combine", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"错误：文件 {path}，列 components[0].weight：组合文件有误：“components[0].weight” 应不大于 1，现为 “1.5”" in err
+    assert "未生成运行包" in err and not (tmp_path / "out").exists()

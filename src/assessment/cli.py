@@ -349,6 +349,31 @@ def _combine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from . import frameworks, problem_lists
+
+    fw = frameworks.load(args.framework)
+    result = problem_lists.import_list(args.file, args.mapping, args.out, fw, units=args.units, allow_unmatched=args.allow_unmatched)
+    imported = result.imported
+    for note in imported.notes:
+        print(note.render(), file=sys.stderr)
+    n_bad = imported.unmatched["行 row"].nunique()
+    if n_bad:
+        print(f"警告：{n_bad} 行未能匹配，已列入 {result.unmatched_path}（{n_bad} rows unmatched, listed in {result.unmatched_path}）：", file=sys.stderr)
+        for rec in imported.unmatched.head(20).to_dict("records"):
+            value = f"，值 “{rec['值 value']}”" if rec["值 value"] is not None else ""
+            print(f"  第 {rec['行 row']} 行，列 {rec['列 column']}{value}：{rec['原因 reason']}", file=sys.stderr)
+        if len(imported.unmatched) > 20:
+            print(f"  ……其余 {len(imported.unmatched) - 20} 条见 {result.unmatched_path}（the rest are in the file）", file=sys.stderr)
+    if result.events_path is None:
+        print(f"错误：有未匹配的行，未写出事件文件 {args.out}（原有文件保持不变）；请补充映射文件后重新导入，"
+              f"或加 --allow-unmatched 只导入已匹配的行（unmatched rows: no events written; extend the mapping, or pass --allow-unmatched）",
+              file=sys.stderr)
+        return 2
+    print(f"已导入 {len(imported.events)} 条事件：{result.events_path}（{len(imported.events)} events written）")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="assessment", description="政府网站与政务新媒体年度考评 (government website and new-media assessment)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -396,6 +421,15 @@ def build_parser() -> argparse.ArgumentParser:
     tpl.add_argument("--framework", required=True)
     tpl.add_argument("--out", required=True, help="输出文件 .xlsx")
     tpl.set_defaults(func=_template)
+
+    imp = sub.add_parser("import", help="问题清单导入为事件 a problem list (platform export, 通报 table) → events.csv")
+    imp.add_argument("file", help="问题清单 .xlsx 或 .csv")
+    imp.add_argument("--mapping", required=True, help="映射文件 mapping YAML")
+    imp.add_argument("--framework", required=True, help="考评框架编号，用于核对指标编码 framework id (indicator codes are checked against it)")
+    imp.add_argument("--units", default=None, help="单位表 units CSV（按单位名称精确匹配 exact unit names）；也可写在映射文件 units 中")
+    imp.add_argument("--out", required=True, help="输出事件文件 events CSV（未匹配的行写在旁边的 <名>.unmatched.csv）")
+    imp.add_argument("--allow-unmatched", action="store_true", help="有未匹配的行时仍写出已匹配的事件（退出码 0，附警告）")
+    imp.set_defaults(func=_import)
 
     wi = sub.add_parser("whatif", help="规则参数变化的影响 re-score a bundle under changed parameters")
     wi.add_argument("bundle")

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from . import csvio, frameworks
 from .evidence import sha256_file
 from .frameworks import Grade
-from .problems import FrameworkError, Problem
+from .problems import BilingualValueError, FrameworkError, Problem
 from .scoring import rank_units
 
 
@@ -59,10 +59,14 @@ class Combination(BaseModel):
     def _weights(self) -> "Combination":
         total = sum(c.weight for c in self.components)
         if abs(total - 1) > 1e-9:
-            raise ValueError(f"weights must add up to 1 (they add up to {total:g})")
+            shown = "、".join(f"{c.id} {c.weight:g}" for c in self.components)
+            raise BilingualValueError(f"components 各组成部分的权重 weight 之和应为 1，现为 {total:g}（{shown}）：请调整权重",
+                                      f"components: the weights must add up to 1 (they add up to {total:g})")
         ids = [c.id for c in self.components]
-        if len(set(ids)) != len(ids):
-            raise ValueError("component ids must be unique")
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise BilingualValueError(f"components 中组成部分的 id 重复：{'、'.join(dupes)}，每个组成部分的 id 应各不相同",
+                                      f"components: component ids must be unique (repeated: {', '.join(dupes)})")
         return self
 
 
@@ -97,15 +101,34 @@ class CombinedFramework:
 
 
 def load(path: str | Path) -> Combination:
+    """Read and check a combination file; refuse it whole, each problem a Chinese sentence naming the key path."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise FrameworkError([Problem(file=str(path), message_zh=f"无法读取组合文件：{exc.strerror or exc}", message_en=f"cannot read combination file: {exc}", rule="combination")])
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise FrameworkError([Problem(file=str(path), message_zh=f"组合文件不是有效的 UTF-8 YAML：{exc}", message_en=f"not valid UTF-8 YAML: {exc}", rule="combination")])
+    if not isinstance(data, dict):
+        raise FrameworkError([Problem(file=str(path), message_zh="组合文件应为一个映射（键: 值），如 id: …、components: […]",
+                                      message_en="a combination file must be a mapping (key: value)", rule="combination")])
+    try:
         return Combination.model_validate(data)
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise FrameworkError([Problem(file=str(path), message_zh=f"无法读取组合文件：{exc}", message_en=f"cannot read combination file: {exc}", rule="combination")])
     except ValidationError as exc:
-        raise FrameworkError([Problem(file=str(path), column=".".join(map(str, e["loc"])), message_zh=f"组合文件有误：{e['msg']}",
-                                      message_en=f"combination file: {e['msg']}", rule="combination") for e in exc.errors()])
+        raise FrameworkError([_schema_problem(str(path), data, err) for err in exc.errors()])
+
+
+def _schema_problem(file: str, data: dict, err: dict) -> Problem:
+    """A pydantic error of a combination file, in the words `frameworks` uses: key path, what to write, the keys allowed there."""
+    loc = tuple(err.get("loc", ()))
+    key = ".".join(f"[{x}]" if isinstance(x, int) else str(x) for x in loc).replace(".[", "[")
+    model = Combination
+    if len(loc) >= 2 and loc[0] == "components" and isinstance(loc[1], int):
+        model = Component
+    elif len(loc) >= 2 and loc[0] == "grades" and isinstance(loc[1], int):
+        model = Grade
+    zh, en = frameworks.explain_error({**err, "loc": (key,) if key else ()}, allowed=list(model.model_fields))
+    return Problem(file=file, column=key or None, message_zh=f"组合文件有误：{zh}", message_en=f"combination file: {en}", rule="combination")
 
 
 def _bundle(comb_path: Path, c: Component) -> Path:

@@ -581,6 +581,11 @@ HINTS = {"min_count": "deduct 累计达到即否决请写 veto_at；min_count �
          "veto_at": "veto 规则的门槛请写 min_count；veto_at 属于 deduct 规则"}
 
 
+def _num(value: Any) -> str:
+    """A bound as people write it: 1.0 → 1, 0.5 → 0.5."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def explain_error(err: dict, prefix: str | None = None, allowed: list[str] | None = None) -> tuple[str, str]:
     """One pydantic error as a Chinese sentence naming the key and what to write (and English beside).
 
@@ -603,19 +608,22 @@ def explain_error(err: dict, prefix: str | None = None, allowed: list[str] | Non
         choices = "、".join(f"“{c.strip().strip(chr(39))}”" for c in str(ctx.get("expected", "")).replace(" or ", ",").split(",") if c.strip())
         zh = f"{name} 只能是 {choices}{shown}"
     elif kind == "greater_than":
-        zh = f"{name} 应大于 {ctx.get('gt')}{shown}"
+        zh = f"{name} 应大于 {_num(ctx.get('gt'))}{shown}"
     elif kind == "greater_than_equal":
-        zh = f"{name} 应不小于 {ctx.get('ge')}{shown}"
+        zh = f"{name} 应不小于 {_num(ctx.get('ge'))}{shown}"
     elif kind == "less_than":
-        zh = f"{name} 应小于 {ctx.get('lt')}{shown}"
+        zh = f"{name} 应小于 {_num(ctx.get('lt'))}{shown}"
     elif kind == "less_than_equal":
-        zh = f"{name} 应不大于 {ctx.get('le')}{shown}"
+        zh = f"{name} 应不大于 {_num(ctx.get('le'))}{shown}"
     elif kind == "too_short":
         zh = f"{name} 至少要有 {ctx.get('min_length')} 项"
     elif kind in _TYPE_ZH:
         zh = f"{name} {_TYPE_ZH[kind]}{shown}"
         if key == "veto_score":
             zh = f"{name} 应为数字（如 59）或按单位类别的映射（如 {{县(市、区): 59}}）{shown}"
+    elif kind == "value_error" and hasattr(ctx.get("error"), "message_zh"):  # a validator's own sentence, in both languages
+        zh = f"{name}：{ctx['error'].message_zh}" if loc or prefix else ctx["error"].message_zh
+        return zh, (f"{key}: " if key else "") + ctx["error"].message_en
     elif kind == "value_error":
         text = str(ctx.get("error", err.get("msg", "")))
         zh = f"{name}：{text}" if loc or prefix else text

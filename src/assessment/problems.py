@@ -82,6 +82,16 @@ class ParameterError(InputError):
     """A command-line or notebook parameter is invalid."""
 
 
+class BilingualValueError(ValueError):
+    """Raised inside a pydantic validator with its sentence in both languages, so that
+    `frameworks.explain_error` renders it Chinese first and English beside, not as pydantic's text."""
+
+    def __init__(self, message_zh: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.message_zh = message_zh
+        self.message_en = message_en
+
+
 def errors(problems: Iterable[Problem]) -> list[Problem]:
     return [p for p in problems if p.severity == "error"]
 
