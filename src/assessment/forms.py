@@ -104,7 +104,7 @@ def check_units(fw: Framework, units: pd.DataFrame) -> list[Problem]:
     return problems
 
 
-def _protect(ws, locked_header: bool = True) -> None:
+def _protect(ws) -> None:
     """Protection on, no password: rows and columns may still be sized, nothing locked may be typed over."""
     ws.protection.sheet = True
     ws.protection.formatColumns = False
