@@ -497,7 +497,11 @@ def collect(fw: Framework, forms_dir: Path, out_dir: Path, findings: Path | None
         path = forms_dir / r["file"]
         if not path.is_file():
             continue
-        src, p = _read_form(path, r["unit_id"], sent)
+        try:
+            src, p = _read_form(path, r["unit_id"], sent)
+        except EvidenceError as exc:  # a damaged or oversized workbook: said with the others, not alone
+            problems += exc.problems
+            continue
         problems += p + _rows_of_unit(src, r["unit_id"], sent_ids, allowed)
         sources.append(src)
         returned[r["unit_id"]] = src
