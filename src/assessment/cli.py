@@ -162,8 +162,39 @@ def _template(args: argparse.Namespace) -> int:
     from . import frameworks, template
 
     fw = frameworks.load(args.framework)
+    if args.units:
+        from . import forms
+
+        sent = forms.write_forms(fw, args.units, args.out)
+        for note in sent.notes:
+            print(note.render(), file=sys.stderr)
+        print(f"已生成 {len(sent.units)} 个单位的填报表格（{len(sent.units)} unit forms）：{sent.folder}")
+        print(f"下发清单 list of units sent: {sent.folder / forms.UNITS_SENT}")
+        return 0
     path = template.write_template(fw, args.out)
     print(f"证据模板 evidence template: {path}")
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from . import forms, frameworks
+
+    fw = frameworks.load(args.framework)
+    done = forms.collect(fw, args.dir, args.out, findings=args.findings, sent_path=args.sent)
+    for note in done.notes:
+        print(note.render(), file=sys.stderr)
+    s = done.summary
+    print(f"回收 collected: {len(s)} 个单位 units — 已填写 filled {int((s['status'] == '已填写').sum())}，"
+          f"交回但未填写 returned empty {int((s['status'] == '交回但未填写').sum())}，未交回 not returned {int((s['status'] == '未交回').sum())}；"
+          f"事件 {int(s['events'].sum())} 行 events，指标事实 {int(s['facts'].sum())} 行 facts")
+    nothing = done.returned_nothing()
+    if len(nothing):
+        print("未交回或未填写的单位 units that returned nothing: " + "、".join(f"{r.unit_id} {r.unit_name}（{r.status}）" for r in nothing.itertuples()))
+    if int(s["prefilled_rows"].sum()):
+        print(f"只有预填单位编码的空行 {int(s['prefilled_rows'].sum())} 行，不作为记录（rows holding only the prefilled unit code: not records）")
+    if done.findings is not None:
+        print(f"检查发现 office findings: {done.findings.name}，事件 {done.findings_rows[0]} 行，指标事实 {done.findings_rows[1]} 行")
+    print(f"证据文件夹 evidence folder: {done.folder}（回收汇总 summary: {forms.SUMMARY}，行来源 row provenance: {forms.COLLECTED_ROWS}）")
     return 0
 
 
@@ -417,9 +448,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_args(val)
     val.set_defaults(func=_validate)
 
-    tpl = sub.add_parser("template", help="生成空白证据工作簿 write an empty evidence workbook")
+    tpl = sub.add_parser("template", help="生成空白证据工作簿，或每单位一份填报表格 write an empty evidence workbook, or one form per unit")
     tpl.add_argument("--framework", required=True)
-    tpl.add_argument("--out", required=True, help="输出文件 .xlsx")
+    tpl.add_argument("--units", default=None, metavar="UNITS.csv", help="单位名单：每个单位一份表格，--out 为文件夹 a units table: one form per unit, --out is a folder")
+    tpl.add_argument("--out", required=True, help="输出文件 .xlsx（有 --units 时为文件夹 a folder with --units）")
     tpl.set_defaults(func=_template)
 
     imp = sub.add_parser("import", help="问题清单导入为事件 a problem list (platform export, 通报 table) → events.csv")
@@ -430,6 +462,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--out", required=True, help="输出事件文件 events CSV（未匹配的行写在旁边的 <名>.unmatched.csv）")
     imp.add_argument("--allow-unmatched", action="store_true", help="有未匹配的行时仍写出已匹配的事件（退出码 0，附警告）")
     imp.set_defaults(func=_import)
+
+    col = sub.add_parser("collect", help="回收各单位交回的表格，合并为一个证据文件夹 merge the returned forms into one evidence folder")
+    col.add_argument("dir", help="表格文件夹（含 units_sent.csv）the forms folder, holding units_sent.csv")
+    col.add_argument("--framework", required=True)
+    col.add_argument("--out", required=True, help="证据文件夹 the evidence folder to write (units.csv, events.csv, facts.csv)")
+    col.add_argument("--findings", default=None, metavar="FILE", help="办公室自己的检查发现（事件表 .xlsx/.csv），缺省为表格文件夹中的 office_findings.xlsx/.csv "
+                     "the office's own findings (default office_findings.xlsx/.csv in the forms folder)")
+    col.add_argument("--sent", default=None, metavar="units_sent.csv", help="下发清单，缺省为表格文件夹中的 units_sent.csv the list of units sent")
+    col.set_defaults(func=_collect)
 
     wi = sub.add_parser("whatif", help="规则参数变化的影响 re-score a bundle under changed parameters")
     wi.add_argument("bundle")

@@ -232,11 +232,13 @@ def locate(raw_dir: Path) -> tuple[str, dict[str, Path]]:
 
 def unused_files(raw_dir: Path, used: list[Path]) -> list[Problem]:
     """Files in the evidence folder that are not read: said, not silently passed over (review
-    decisions, 复核, are read by `appeals`)."""
+    decisions, 复核, are read by `appeals`; a collected folder's record of where each row came from
+    is `forms`', and travels with the bundle as delivered)."""
     from .appeals import FILES as APPEALS
     from .dataset import FILE as DATASET
+    from .forms import COLLECT_RECORDS
 
-    names = {p.name for p in used} | set(APPEALS) | {DATASET}
+    names = {p.name for p in used} | set(APPEALS) | {DATASET} | set(COLLECT_RECORDS)
     return [Problem(file=p.name, rule="file-unused", severity="warning", value=p.name,
                     message_zh="证据目录中的该文件不是证据表，未读取（证据表为 evidence.xlsx，或 units.csv、events.csv、facts.csv）",
                     message_en="this file in the evidence folder is not an evidence table and was not read")
@@ -1061,6 +1063,75 @@ def type_facts(df: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
 TYPERS = {"units": type_units, "events": type_events, "facts": type_facts}
 
 
+def read_table(grid: Grid, table: str, csv: bool = False, check=None, prefilled: tuple[str, ...] = ()
+               ) -> tuple[pd.DataFrame | None, list[Problem], pd.DataFrame | None]:
+    """One table of a sheet or CSV file, typed: the rows, every problem found, and the cells read as
+    other than delivered (`cell_changes`). None where the table cannot be read (a required column missing).
+
+    `check(df)` adds problems of the table as a whole (an empty table). `prefilled` names columns a
+    form fills in before it is sent (a unit's own workbook carries its unit code on every row): a row
+    where only those hold a value is no record; it is dropped, and the count kept in
+    `df.attrs['prefilled_rows']` for the caller to report."""
+    df, problems, refused = _table(grid, table)
+    if df is None:
+        return None, problems, None
+    dropped = 0
+    if prefilled and len(df):
+        rest = [c for c in COLUMNS[table] if c not in prefilled]
+        formula_rows = {r for r, _, _, _ in grid.bad}  # a formula or error cell is something, even if read as empty
+        empty = (pd.concat([_blank(df[c]) for c in rest], axis=1).all(axis=1) & ~df["_row"].isin(formula_rows)).to_numpy()
+        dropped = int(empty.sum())
+        attrs = dict(df.attrs)
+        df = df[~empty].reset_index(drop=True)
+        df.attrs.update(attrs)
+    df.attrs.update(file=grid.file, sheet=grid.sheet, prefilled_rows=dropped)
+    if check is not None:
+        problems += check(df)
+    if csv:
+        df, p = _csv_error_cells(df)
+        problems += p
+        refused |= {(x.file, x.row, _canon_of(x.column)) for x in p}
+    delivered = df
+    df, p, more = _clean_cells(df, table)
+    problems += p
+    refused |= more
+    typed, p = TYPERS[table](df)
+    typed.attrs.update(delivered.attrs)
+    # a refused cell is reported once, as what it is, not again as an empty or non-numeric value
+    problems += [x for x in p if (x.file, x.row, _canon_of(x.column)) not in refused]
+    return typed, problems, cell_changes(table, delivered, typed)
+
+
+def csv_grid(path: Path) -> Grid:
+    """One CSV table as the evidence reader sees it (encodings, title rows, row numbers), to be read by `read_table`."""
+    cells, rows = _csv_grid(Path(path))
+    return Grid(cells=cells, rows=rows, file=Path(path).name)
+
+
+def read_units_file(path: Path) -> pd.DataFrame:
+    """A units table on its own (a CSV in any accepted encoding and headers, or a workbook with a 单位
+    sheet), read as the evidence reader reads it: the same messages, the same refusals (EvidenceError)."""
+    path = Path(path)
+    if not path.is_file():
+        raise EvidenceError([Problem(file=str(path), message_zh="单位名单文件不存在", message_en="the units file does not exist", rule="input-missing")])
+    if path.suffix.lower() == ".xlsx":
+        grids, problems = read_workbook(path)
+        problems = [p for p in problems if not (p.rule == "sheet-missing" and not str(p.sheet or "").startswith("units"))]
+        problems = [p for p in problems if p.rule != "sheet-unused"]  # other sheets of a workbook: only its 单位 sheet is asked for
+    else:
+        grids, problems = {"units": csv_grid(path)}, []
+    df = None
+    if "units" in grids:
+        df, p, _ = read_table(grids["units"], "units", csv=path.suffix.lower() != ".xlsx",
+                              check=lambda d: _empty_table(d, "units", no_events=False))
+        problems += p
+    errors = errors_of(problems)
+    if errors or df is None:
+        raise EvidenceError(errors or problems)
+    df.attrs["notes"] = [p for p in problems if p.severity != "error"]
+    return df
+
+
 def read(raw_dir: Path, no_events: bool = False, events_required: bool = True) -> Evidence:
     """Read and type one county-year's evidence; every problem of every table found at once, or none.
 
@@ -1089,24 +1160,13 @@ def read(raw_dir: Path, no_events: bool = False, events_required: bool = True) -
     for table in ("units", "events", "facts"):
         if table not in grids:
             continue
-        df, p, refused = _table(grids[table], table)
+        df, p, change = read_table(grids[table], table, csv=form == "csv",
+                                   check=lambda df, table=table: _empty_table(df, table, no_events, events_required))
         problems += p
         if df is None:
             continue
-        df.attrs.update(file=grids[table].file, sheet=grids[table].sheet)
-        problems += _empty_table(df, table, no_events, events_required)
-        if form == "csv":
-            df, p = _csv_error_cells(df)
-            problems += p
-            refused |= {(x.file, x.row, _canon_of(x.column)) for x in p}
-        delivered = df
-        df, p, more = _clean_cells(df, table)
-        problems += p
-        refused |= more
-        typed[table], p = TYPERS[table](df)
-        changes.append(cell_changes(table, delivered, typed[table]))
-        # a refused cell is reported once, as what it is, not again as an empty or non-numeric value
-        problems += [x for x in p if (x.file, x.row, _canon_of(x.column)) not in refused]
+        typed[table] = df
+        changes.append(change)
     errors = errors_of(problems)
     if errors:
         exc = EvidenceError(errors)
