@@ -50,7 +50,7 @@ demo: fonts $(STAMP)
 # jupyter is told to look up kernels in the venv before ~/.local). A notebook run here with no bundle_dir writes to the
 # draft bundle data/processed/<county>/<year>.draft/; only `assessment run` publishes.
 lab: fonts $(STAMP)
-	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --notebook-dir=notebooks
+	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 # Speed and scale (issue 6): prints a table and writes bench/results.json; data generated into bench/data/.
 bench: $(STAMP)

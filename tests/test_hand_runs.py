@@ -205,3 +205,29 @@ def test_jupyterlab_is_installed_and_runs_the_notebooks_in_this_venv():
     for name in NOTEBOOKS:
         assert nbformat.read(pipeline.notebooks_dir() / f"{name}.ipynb", as_version=4).metadata.kernelspec.name == "python3"
     assert Path(KernelManager(kernel_name="python3").format_kernel_cmd()[0]) == Path(sys.executable)
+
+
+def test_a_hand_run_says_when_what_it_reads_is_out_of_date(published_small, tmp_path):
+    """Evidence read before the delivered files changed, or copied from a bundle since republished, is
+    named in bold in the first output, never read on in silence."""
+    out, raw = tmp_path / "out", tmp_path / "raw"
+    shutil.copytree(published_small.parent, out / "demo")
+    shutil.copytree(FIXTURE, raw)
+    p = stages.RunParams(county="demo", year=2023, framework=FW, raw_dir=str(raw), out_dir=str(out))
+
+    _, note = stages.open_bundle(p, "score")  # evidence and validation copied from the published bundle
+    assert "copied from the published bundle" in note and "⚠" not in note
+
+    events = raw / "events.csv"
+    events.write_bytes(events.read_bytes() + events.read_bytes().splitlines(keepends=True)[-1])
+    _, note = stages.open_bundle(p, "score")  # now from the draft: read before the change
+    assert "the draft's own" in note
+    assert "⚠" in note and "events.csv" in note and "01_ingest" in note
+
+    manifest = out / "demo" / "2023" / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8") + "\n", encoding="utf-8")  # republished since
+    _, note = stages.open_bundle(p, "score")
+    assert "republished" in note and "2023.draft" in note
+
+    shutil.copytree(FIXTURE, raw, dirs_exist_ok=True)  # the delivered files as they were read
+    assert "01_ingest" not in stages.open_bundle(p, "score")[1]

@@ -289,3 +289,14 @@ def test_problems_named_with_windows_separators_name_the_delivered_folder(monkey
                                           Problem(file="evidence\\raw", message_zh="y", message_en="y"),
                                           Problem(file="frameworks\\x.yaml", message_zh="z", message_en="z")], tmp_path)
     assert [p.file for p in found] == [str(tmp_path / "events.csv"), str(tmp_path), "frameworks\\x.yaml"]
+
+
+def test_a_console_in_gbk_shows_every_message_without_crashing(tmp_path):
+    """On a Chinese Windows, output redirected to a file or pipe is GBK: characters it lacks (✓ ⚠ −) are
+    replaced, and the command still ends with its own exit code."""
+    env = {**os.environ, "PYTHONIOENCODING": "gbk", "PYTHONPATH": str(ROOT / "src")}
+    code = ("import sys; from assessment import cli; rc = cli.main(['frameworks', 'list']); "
+            "print('✓ ⚠ − ½ 通过'); print('⚠', file=sys.stderr); sys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr.decode("gbk", "replace")
+    assert "通过".encode("gbk") in res.stdout and b"Traceback" not in res.stderr

@@ -526,6 +526,17 @@ def build_parser() -> argparse.ArgumentParser:
 DEBUG_ENV = "ASSESSMENT_DEBUG"
 
 
+def _printable_streams() -> None:
+    """A console or pipe whose encoding lacks a character (GBK on a Chinese Windows: ✓ ⚠ ½ −) shows a
+    replacement for it rather than end the command with UnicodeEncodeError; files are always UTF-8."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and (stream.errors or "strict") == "strict":
+            try:
+                stream.reconfigure(errors="replace")
+            except (ValueError, OSError):  # a stream already in use in a way that cannot change: left as it is
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Every way a command can end is one of three exit codes and, on failure, one clear line.
 
@@ -536,6 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     from . import interrupts
 
+    _printable_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     with interrupts.terminate_on_signals():

@@ -253,7 +253,8 @@ def open_bundle(p: RunParams, stage: str) -> tuple[RunParams, str]:
         if where == FROM_PUBLISHED:
             _copy_in(p.published / folder, draft / folder)
             done_stage = next(s for s, f in STAGE_OUTPUTS.items() if f == folder)
-            record["stages"][done_stage] = {"from": FROM_PUBLISHED, "copied_from": shown_path(p.published)}
+            record["stages"][done_stage] = {"from": FROM_PUBLISHED, "copied_from": shown_path(p.published),
+                                            "published_manifest": _manifest_digest(p.published)}
     for later in STAGE_ORDER[STAGE_ORDER.index(stage):]:  # redone: an old result must not outlive its inputs
         shutil.rmtree(draft / STAGE_OUTPUTS[later], ignore_errors=True)
         record["stages"].pop(later, None)
@@ -267,8 +268,41 @@ def open_bundle(p: RunParams, stage: str) -> tuple[RunParams, str]:
             lines.append(f"读取 reading `{folder}/`：复制自已发布运行包 copied from the published bundle `{shown_path(p.published)}`（只读 read only）")
         else:
             lines.append(f"读取 reading `{folder}/`：草稿中已有的结果 the draft's own")
+    lines += [f"⚠ **{w}**" for w in draft_staleness(p, record)]
     lines.append(head)
     return replace(p, bundle_dir=str(draft)), "\n\n".join(lines)
+
+
+def _manifest_digest(bundle: Path) -> str | None:
+    path = bundle / "manifest.json"
+    return evidence_mod.sha256_file(path) if path.is_file() else None
+
+
+def draft_staleness(p: RunParams, record: dict) -> list[str]:
+    """Why the results a hand run reads may be out of date (Chinese, English beside): the delivered files
+    changed since the evidence was read, or the published bundle they were copied from was republished.
+    A hand run never refuses on this (the analyst may be trying something); it says so first, in bold."""
+    found = []
+    inputs = p.draft / "evidence" / "inputs.json"
+    raw = Path(p.raw_dir)
+    if inputs.is_file() and raw.is_dir():
+        try:
+            read = json.loads(inputs.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            read = {}
+        changed = sorted(n for n, digest in read.items()
+                         if not (raw / n).is_file() or evidence_mod.sha256_file(raw / n) != digest)
+        if changed:
+            found.append(f"原始证据 {'、'.join(changed)} 在读取后已改动或删除，草稿中的证据已过时：请先重新运行 01_ingest"
+                         f"（the delivered files {', '.join(changed)} changed after the evidence was read: rerun 01_ingest first）")
+    now = _manifest_digest(p.published)
+    republished = sorted(stage for stage, done in record.get("stages", {}).items()
+                         if done.get("from") == FROM_PUBLISHED and "published_manifest" in done and done["published_manifest"] != now)
+    if republished:
+        found.append(f"草稿中的结果复制自已发布运行包，该运行包此后已重新发布或删除：如需以最新发布为准，请删除 {shown_path(p.draft)} 后重新运行"
+                     f"（the results were copied from a published bundle that has since been republished or removed: "
+                     f"delete the draft and run again to start from the newest one）")
+    return found
 
 
 def _stage_done(p: RunParams, stage: str) -> None:
