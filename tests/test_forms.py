@@ -81,21 +81,30 @@ def collect(folder: Path, out: Path, *extra: str) -> int:
     return cli.main(["collect", str(folder), "--framework", FW, "--out", str(out), *extra])
 
 
-def test_round_trip_gives_the_fixtures_scores(sent, tmp_path, capsys):
+def test_round_trip_gives_the_fixtures_scores(sent, published_small, tmp_path, capsys):
+    """template --units → filled by script → collect → a real `assessment run`: the same scores as the
+    fixture's evidence given directly (published_small is that run), and the same line items but for
+    the ids 002 left empty and collect assigned."""
     folder = copy_forms(sent, tmp_path / "back")
     ids_for = {u for u in pd.read_csv(FIXTURE / "units.csv", dtype=str)["单位编码"] if u != "002"}  # 002 leaves its ids empty
     fill_all(folder, ids_for=ids_for)
     before = {p.name: sha(p) for p in folder.iterdir()}
     assert collect(folder, tmp_path / "raw") == 0
     assert {p.name: sha(p) for p in folder.iterdir()} == before  # the returned workbooks are only read
-    direct = make_bundle(FIXTURE, tmp_path / "direct")
-    merged = make_bundle(tmp_path / "raw", tmp_path / "merged")
-    a = pd.read_csv(direct / "scores" / "unit_scores.csv", dtype=str)
-    b = pd.read_csv(merged / "scores" / "unit_scores.csv", dtype=str)
-    pd.testing.assert_frame_equal(a, b)
-    assert (direct / "scores" / "unit_scores.csv").read_bytes() == (merged / "scores" / "unit_scores.csv").read_bytes()
     out = capsys.readouterr().out
     assert "已填写 filled 12" in out and "事件 46 行" in out and "指标事实 35 行" in out
+
+    code = cli.main(["run", "--county", "sihong", "--year", "2023", "--framework", "sihong-new-media-2023",
+                     "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "merged")])
+    assert code == 0, capsys.readouterr().err
+    merged = tmp_path / "merged" / "sihong" / "2023"
+    assert (published_small / "scores" / "unit_scores.csv").read_bytes() == (merged / "scores" / "unit_scores.csv").read_bytes()
+    a = pd.read_csv(published_small / "scores" / "line_items.csv", dtype=str)
+    b = pd.read_csv(merged / "scores" / "line_items.csv", dtype=str)
+    pd.testing.assert_frame_equal(a[a["unit_id"] != "002"].reset_index(drop=True), b[b["unit_id"] != "002"].reset_index(drop=True))
+    assert b.loc[b["unit_id"] == "002", "evidence_ids"].fillna("").str.contains("002-").any()
+    pd.testing.assert_frame_equal(a.drop(columns=["evidence_ids", "explanation"], errors="ignore"),
+                                  b.drop(columns=["evidence_ids", "explanation"], errors="ignore"))
 
 
 def test_empty_ids_are_assigned_in_row_order_and_rows_keep_their_workbook_row(sent, tmp_path):

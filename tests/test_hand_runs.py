@@ -90,9 +90,9 @@ def test_score_run_by_hand_leaves_the_published_bundle_byte_for_byte_and_writes_
     assert "只有 `assessment run` 发布运行包" in shown and "copied from the published bundle" in shown
     record = json.loads((draft / stages.DRAFT_FILE).read_text(encoding="utf-8"))
     assert record["draft"] is True and record["published"] is False and "草稿，未发布" in record["说明 note"]
-    assert record["stages"] == {"ingest": {"from": "published", "copied_from": f"{published.as_posix()}/"},
-                                "validate": {"from": "published", "copied_from": f"{published.as_posix()}/"},
-                                "score": {"from": "draft"}}
+    copied = {"from": "published", "copied_from": f"{published.as_posix()}/",
+              "published_manifest": hashlib.sha256((published / "manifest.json").read_bytes()).hexdigest()}
+    assert record["stages"] == {"ingest": copied, "validate": copied, "score": {"from": "draft"}}
     assert "草稿，未发布" in (draft / stages.DRAFT_MARKER).read_text(encoding="utf-8")
 
 

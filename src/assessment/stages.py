@@ -196,9 +196,9 @@ def _write_draft(draft: Path, p: RunParams, record: dict) -> None:
                    "period": p.period, "framework": p.framework})
     draft.mkdir(parents=True, exist_ok=True)
     tmp = draft / f".{DRAFT_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8", newline="\n")
     os.replace(tmp, draft / DRAFT_FILE)
-    (draft / DRAFT_MARKER).write_text(f"草稿运行包（draft bundle）\n\n{DRAFT_NOTE}\n", encoding="utf-8")
+    (draft / DRAFT_MARKER).write_text(f"草稿运行包（draft bundle）\n\n{DRAFT_NOTE}\n", encoding="utf-8", newline="\n")
 
 
 def draft_sources(p: RunParams, stage: str) -> dict[str, str]:
