@@ -318,3 +318,43 @@ def test_all_reading_problems_of_all_tables_come_in_one_round(tmp_path):
     wb.save(book / "evidence.xlsx")
     rules = sorted(p.rule for p in refused(book))
     assert rules == ["column-missing", "date-format", "formula", "invisible-char"]
+
+
+def _office_workbook(path: Path, merge_title: str | None, extra_merge: tuple[str, str] | None = None) -> None:
+    """The fixture as an office types it: each sheet under a title row merged across its columns."""
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, sheet in (("units", "单位"), ("events", "事件"), ("facts", "指标事实")):
+        df = pd.read_csv(FIXTURE / f"{name}.csv", dtype=str, keep_default_na=False)
+        ws = wb.create_sheet(sheet)
+        ws.append([f"2023年度{sheet}登记表"])
+        ws.append(list(df.columns))
+        for row in df.itertuples(index=False):
+            ws.append(list(row))
+        if merge_title:
+            ws.merge_cells(merge_title.replace("END", openpyxl.utils.get_column_letter(len(df.columns))))
+    if extra_merge:
+        wb[extra_merge[0]].merge_cells(extra_merge[1])
+    wb.save(path)
+
+
+def test_a_merged_title_above_the_header_reads_like_the_csv(tmp_path):
+    """A title merged across the columns above the header is a title, not data: the workbook reads as
+    the CSV files do, with the header-row note; a merge that reaches the header or the data is refused."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _office_workbook(raw / "证据.xlsx", "A1:END1")
+    ev = evidence.read(raw)
+    direct = evidence.read(FIXTURE)
+    pd.testing.assert_frame_equal(ev.events.drop(columns=[c for c in ev.events.columns if c.startswith("_")]).reset_index(drop=True),
+                                  direct.events.drop(columns=[c for c in direct.events.columns if c.startswith("_")]).reset_index(drop=True),
+                                  check_dtype=False)
+    notes = [n for n in ev.notes if n.rule == "header-row"]
+    assert {n.sheet for n in notes} == {"单位", "事件", "指标事实"} and all(n.row == 2 for n in notes)
+
+    for where, sheet, ref in (("into the header", "事件", "A1:A2"), ("in the data", "单位", "C3:C4")):
+        (raw / "证据.xlsx").unlink()
+        _office_workbook(raw / "证据.xlsx", None, (sheet, ref))
+        with pytest.raises(EvidenceError) as exc:
+            evidence.read(raw)
+        assert [(p.sheet, p.value) for p in exc.value.problems if p.rule == "merged-cells"] == [(sheet, ref)], where

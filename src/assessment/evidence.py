@@ -540,8 +540,11 @@ def _read_workbook(path: Path) -> tuple[dict[str, Grid], list[Problem]]:
                                     message_en=f"the sheet is {ws.sheet_state}: unhide it and check its content", rule="hidden-sheet"))
         grid, p = _sheet_grid(ws, path.name, title)
         problems += p
+        header_row = _header_row(grid, table)
         for ref in merged.get(sheet_parts.get(title, ""), []):
-            min_col, min_row, _, _ = range_boundaries(ref)
+            min_col, min_row, _, max_row = range_boundaries(ref)
+            if header_row is not None and max_row < header_row:
+                continue  # a merged title above the header (2023年度事件登记表 across the columns): the header-row note names those rows
             header = grid.cells.iloc[0, min_col - 1] if grid is not None and len(grid.cells) and min_col - 1 < grid.cells.shape[1] else ""
             problems.append(Problem(file=path.name, sheet=title, row=min_row, column=f"{get_column_letter(min_col)}（{header or ''}）", value=ref, rule="merged-cells",
                                     message_zh=f"存在合并单元格 {ref}：每个单元格应各有其值，请取消合并并逐行填写",
@@ -627,6 +630,16 @@ def _col_label(grid: Grid, j: int, header: object) -> str:
 
     name = "" if header is None else str(visible(header))
     return f"{get_column_letter(j + 1)}（{name}）" if grid.letters else f"第 {j + 1} 列（{name}）"
+
+
+def _header_row(grid: Grid | None, table: str) -> int | None:
+    """The header's row number as Excel shows it (None for an empty sheet): merged cells wholly above
+    it are a title, merged cells from it down would give one value to several rows or columns."""
+    if grid is None or not len(grid.cells):
+        return None
+    filled = ~pd.DataFrame({j: _blank(grid.cells[j]) for j in grid.cells.columns}).all(axis=1).to_numpy()
+    h = _find_header(grid, table, filled)
+    return int(grid.rows[h]) if h >= 0 else None
 
 
 def _find_header(grid: Grid, table: str, filled: np.ndarray) -> int:
