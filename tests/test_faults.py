@@ -302,9 +302,14 @@ def signal_inside(cmd: list[str], stage: str, out: Path, county: str, sig: int, 
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    survivors = tagged(tag)
-    for pid in survivors:
-        os.kill(pid, signal.SIGKILL)
+    survivors: list[int] = []
+    try:  # a helper may take a moment to see its parent gone (multiprocessing's resource tracker under load);
+        # the stage's kernel, asleep for 600 s inside the stage, would still be here after the grace period
+        wait_until(lambda: not tagged(tag), "the run's processes to end", timeout=60)
+    except AssertionError:
+        survivors = tagged(tag)
+        for pid in survivors:  # do not leave them behind even when the test fails
+            os.kill(pid, signal.SIGKILL)
     return {"returncode": proc.returncode, "kernels": kernels, "survivors": survivors, "staging": staging, "log": log.read_text()}
 
 
