@@ -66,6 +66,21 @@ def wait_until(check, what: str, timeout: float = WAIT) -> None:
         time.sleep(0.1)
 
 
+def survivors_of(tag: str, grace: float = 60) -> list[int]:
+    """The run's processes still alive after a grace period, killed so that none outlives the test.
+
+    A helper may take a moment to see its parent gone (multiprocessing's resource tracker under load);
+    a stage kernel asleep for 600 s inside its stage is still here after the grace period."""
+    try:
+        wait_until(lambda: not tagged(tag), "the run's processes to end", timeout=grace)
+        return []
+    except AssertionError:
+        found = tagged(tag)
+        for pid in found:  # do not leave them behind even when the test fails
+            os.kill(pid, signal.SIGKILL)
+        return found
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> dict:
     """A good bundle, published by a real run."""
@@ -91,13 +106,7 @@ def kill_inside(stage: str, out: Path, county: str, logs: Path) -> dict:
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    survivors: list[int] = []
-    try:
-        wait_until(lambda: not tagged(tag), "the killed run's kernel to end", timeout=60)
-    except AssertionError:
-        survivors = tagged(tag)
-        for pid in survivors:  # do not leave them behind even when the test fails
-            os.kill(pid, signal.SIGKILL)
+    survivors = survivors_of(tag)
     return {"returncode": proc.returncode, "pid": proc.pid, "kernels": kernels, "survivors": survivors, "staging": staging,
             "had_output": (staging / STAGE_OUTPUT[stage]).exists(),
             "executed": sorted(p.name for p in (staging / "notebooks").glob("*.ipynb"))}
@@ -302,14 +311,7 @@ def signal_inside(cmd: list[str], stage: str, out: Path, county: str, sig: int, 
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    survivors: list[int] = []
-    try:  # a helper may take a moment to see its parent gone (multiprocessing's resource tracker under load);
-        # the stage's kernel, asleep for 600 s inside the stage, would still be here after the grace period
-        wait_until(lambda: not tagged(tag), "the run's processes to end", timeout=60)
-    except AssertionError:
-        survivors = tagged(tag)
-        for pid in survivors:  # do not leave them behind even when the test fails
-            os.kill(pid, signal.SIGKILL)
+    survivors = survivors_of(tag)
     return {"returncode": proc.returncode, "kernels": kernels, "survivors": survivors, "staging": staging, "log": log.read_text()}
 
 
